@@ -1,0 +1,260 @@
+"""Who may see or do what — the single home of authorization rules (SPEC "Roles").
+
+Predicates take the acting user and an already-loaded object and never query more than the
+per-request cache below; scopes return SQL selects the pages filter with. Routes call
+`ensure(...)`, which raises NotFound when the existence of the object must not leak, or
+NotAllowed when the user may know it exists but may not act on it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g
+from sqlalchemy import Select, select
+
+from app.errors import NotAllowed, NotFound
+from app.extensions import db
+from app.models import (
+    ActivitySheet,
+    Assessment,
+    Learner,
+    Level,
+    Period,
+    Portfolio,
+    Role,
+    Tutor,
+    User,
+)
+from app.models.school import ClassGroup, teacher_levels
+
+# --- roles -----------------------------------------------------------------------------------
+
+
+def is_admin(user: Any) -> bool:
+    return bool(getattr(user, "is_authenticated", False)) and user.role == Role.ADMIN
+
+
+def is_teacher(user: Any) -> bool:
+    return bool(getattr(user, "is_authenticated", False)) and user.role == Role.TEACHER
+
+
+def is_learner(user: Any) -> bool:
+    return bool(getattr(user, "is_authenticated", False)) and user.role == Role.LEARNER
+
+
+def is_tutor(user: Any) -> bool:
+    return bool(getattr(user, "is_authenticated", False)) and user.role == Role.TUTOR
+
+
+def is_master(user: Any) -> bool:
+    return is_tutor(user) and isinstance(user, Tutor) and user.is_master
+
+
+def ensure(allowed: bool, *, hide: bool = True) -> None:
+    """Refuse unless allowed: 404 when existence must not leak (default), else 403."""
+    if not allowed:
+        if hide:
+            raise NotFound("Cette page n'existe pas ou n'est pas accessible.")
+        raise NotAllowed("Vous n'avez pas le droit de faire cette action.")
+
+
+# --- teacher levels (cached per request) ------------------------------------------------------
+
+
+def teacher_level_ids(user: User) -> frozenset[int]:
+    """Ids of the levels a teacher teaches; one query per request."""
+    if not is_teacher(user):
+        return frozenset()
+    cache: dict[int, frozenset[int]] = g.setdefault("_teacher_levels", {})
+    if user.id not in cache:
+        rows = db.session.execute(
+            select(teacher_levels.c.level_id).where(teacher_levels.c.teacher_id == user.id)
+        )
+        cache[user.id] = frozenset(row[0] for row in rows)
+    return cache[user.id]
+
+
+def can_view_level(user: User, level: Level | int) -> bool:
+    level_id = level if isinstance(level, int) else level.id
+    return level_id in teacher_level_ids(user)
+
+
+# --- scopes -----------------------------------------------------------------------------------
+
+
+def visible_levels(user: User) -> Select[tuple[Level]]:
+    """Levels shown in the left menu's selector."""
+    query = select(Level).order_by(Level.position, Level.name)
+    if is_teacher(user):
+        return query.where(Level.id.in_(teacher_level_ids(user) or {-1}))
+    return query.where(Level.id == -1)
+
+
+def visible_learners(user: User) -> Select[tuple[Learner]]:
+    """Learners whose data the user may read."""
+    query = select(Learner)
+    if is_teacher(user):
+        return query.join(ClassGroup, Learner.class_group_id == ClassGroup.id).where(
+            ClassGroup.level_id.in_(teacher_level_ids(user) or {-1})
+        )
+    if is_learner(user):
+        return query.where(Learner.id == user.id)
+    if is_tutor(user):
+        mentees = select(Portfolio.learner_id).where(Portfolio.tutor_id == user.id)
+        return query.where(Learner.id.in_(mentees))
+    return query.where(Learner.id == -1)
+
+
+def visible_portfolios(user: User) -> Select[tuple[Portfolio]]:
+    query = select(Portfolio)
+    if is_teacher(user):
+        return query.join(Period, Portfolio.period_id == Period.id).where(
+            Period.level_id.in_(teacher_level_ids(user) or {-1})
+        )
+    if is_learner(user):
+        return query.where(Portfolio.learner_id == user.id)
+    if is_tutor(user):
+        return query.where(Portfolio.tutor_id == user.id)
+    return query.where(Portfolio.id == -1)
+
+
+# --- learners ---------------------------------------------------------------------------------
+
+
+def learner_level_id(learner: Learner) -> int | None:
+    return learner.class_group.level_id if learner.class_group else None
+
+
+def can_view_learner(user: User, learner: Learner) -> bool:
+    """Learner view and dashboard. Tutors see their mentees through portfolios only."""
+    if is_learner(user):
+        return user.id == learner.id
+    if is_teacher(user):
+        level_id = learner_level_id(learner)
+        return level_id is not None and level_id in teacher_level_ids(user)
+    return False
+
+
+def can_manage_learner_data(user: User) -> bool:
+    """Imports, exports and erasure of learners' personal data."""
+    return is_admin(user)
+
+
+# --- periods ----------------------------------------------------------------------------------
+
+
+def can_view_period(user: User, period: Period) -> bool:
+    return is_teacher(user) and period.level_id in teacher_level_ids(user)
+
+
+def can_manage_periods(user: User, level: Level | int) -> bool:
+    """Create, edit, delete periods and annexes of a level."""
+    return is_teacher(user) and can_view_level(user, level)
+
+
+# --- portfolios -------------------------------------------------------------------------------
+
+
+def can_view_portfolio(user: User, portfolio: Portfolio) -> bool:
+    if is_teacher(user):
+        return portfolio.period.level_id in teacher_level_ids(user)
+    if is_learner(user):
+        return portfolio.learner_id == user.id
+    if is_tutor(user):
+        return portfolio.tutor_id == user.id
+    return False
+
+
+def can_teach_portfolio(user: User, portfolio: Portfolio) -> bool:
+    """Pedagogical actions on a portfolio: liaison plan, framework links, documents."""
+    return is_teacher(user) and portfolio.period.level_id in teacher_level_ids(user)
+
+
+def can_edit_liaison_place(user: User, portfolio: Portfolio) -> bool:
+    """"Lieu de réalisation" is filled by the learner (the teacher may correct it)."""
+    return (is_learner(user) and portfolio.learner_id == user.id) or can_teach_portfolio(
+        user, portfolio
+    )
+
+
+def can_edit_liaison_plan(user: User, portfolio: Portfolio) -> bool:
+    """Objectives and activities: the referent teacher, and an apprenticeship master."""
+    if can_teach_portfolio(user, portfolio):
+        return True
+    return is_master(user) and portfolio.tutor_id == user.id
+
+
+def can_invite_tutor(user: User, portfolio: Portfolio) -> bool:
+    """Internship-tutor accounts are created by the teacher; masters by the admin."""
+    return can_teach_portfolio(user, portfolio)
+
+
+# --- activity sheets --------------------------------------------------------------------------
+
+
+def can_view_sheet(user: User, sheet: ActivitySheet) -> bool:
+    if is_learner(user):
+        return sheet.learner_id == user.id
+    if sheet.portfolio is None:  # free sheet: the learner and their teachers
+        if is_teacher(user):
+            return can_view_learner(user, sheet.learner)
+        return False
+    return can_view_portfolio(user, sheet.portfolio)
+
+
+def can_write_sheet(user: User, sheet: ActivitySheet) -> bool:
+    """Contexte, Fiche, Annexes and the learner's ticks: the owner only."""
+    return is_learner(user) and sheet.learner_id == user.id
+
+
+def can_link_sheet(user: User, sheet: ActivitySheet) -> bool:
+    """The teacher's review on "Relier au référentiel"."""
+    if not is_teacher(user):
+        return False
+    if sheet.portfolio is None:
+        return can_view_learner(user, sheet.learner)
+    return can_teach_portfolio(user, sheet.portfolio)
+
+
+def can_write_journal(user: User, portfolio: Portfolio) -> bool:
+    return is_learner(user) and portfolio.learner_id == user.id
+
+
+# --- assessments ------------------------------------------------------------------------------
+
+
+def can_view_assessment(user: User, assessment: Assessment) -> bool:
+    portfolio = assessment.portfolio
+    if is_learner(user):
+        return portfolio.learner_id == user.id and assessment.is_completed
+    return can_rate_assessment(user, assessment, ignore_status=True)
+
+
+def can_rate_assessment(user: User, assessment: Assessment, *, ignore_status: bool = False) -> bool:
+    """Teacher of the level and the tutor of that learner for that period rate jointly."""
+    portfolio = assessment.portfolio
+    allowed = can_teach_portfolio(user, portfolio) or (
+        is_tutor(user) and portfolio.tutor_id == user.id
+    )
+    return allowed and (ignore_status or not assessment.is_completed)
+
+
+def can_complete_assessment(user: User, assessment: Assessment) -> bool:
+    return can_teach_portfolio(user, assessment.portfolio)
+
+
+def can_view_dashboard(user: User, learner: Learner) -> bool:
+    return can_view_learner(user, learner)
+
+
+def can_write_interim_review(user: User, learner: Learner) -> bool:
+    return is_teacher(user) and can_view_learner(user, learner)
+
+
+# --- administration ---------------------------------------------------------------------------
+
+
+def can_administer(user: User) -> bool:
+    """School settings, accounts, apprenticeship masters, imports, audit log."""
+    return is_admin(user)

@@ -1,0 +1,119 @@
+"""The shell (SPEC F1): level selector, "Vue par périodes", "Vue par apprenants", work page.
+
+Every URL here answers an htmx swap with the shell body partial and a direct open with the
+whole page that includes that same partial."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, redirect, request, url_for
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+
+from app import access, htmx
+from app.extensions import db
+from app.models import Learner, Level, Period
+from app.services import navigation
+
+bp = Blueprint("navigation", __name__)
+
+PAGE = "navigation/page.html"
+BODY = "navigation/_shell_body.html"
+
+
+def _get_or_404(model: Any, object_id: int) -> Any:
+    obj = db.session.get(model, object_id)
+    access.ensure(obj is not None)
+    return obj
+
+
+def _shell(menu: navigation.Menu, work: str, **context: Any) -> Response:
+    return htmx.render(PAGE, BODY, menu=menu, work_template=work, **context)
+
+
+@bp.get("/enseignant")
+@login_required
+def teacher_home() -> Response:
+    access.ensure(access.is_teacher(current_user), hide=False)
+    menu = navigation.load_menu(current_user, None, "periods")
+    if menu.levels:
+        return redirect(url_for("navigation.level_periods", level_id=menu.levels[0].id))
+    return _shell(menu, "navigation/_no_level.html")
+
+
+@bp.get("/niveaux")
+@login_required
+def choose_level() -> Response:
+    """No-JavaScript fallback of the level selector."""
+    level_id = request.args.get("level_id", type=int)
+    access.ensure(level_id is not None and access.can_view_level(current_user, level_id))
+    return redirect(url_for("navigation.level_periods", level_id=level_id))
+
+
+@bp.get("/niveaux/<int:level_id>/periodes")
+@login_required
+def level_periods(level_id: int) -> Response:
+    level = _get_or_404(Level, level_id)
+    access.ensure(access.can_view_level(current_user, level))
+    menu = navigation.load_menu(current_user, level, "periods")
+    return _shell(menu, "navigation/_level_periods.html")
+
+
+@bp.get("/niveaux/<int:level_id>/apprenants")
+@login_required
+def level_learners(level_id: int) -> Response:
+    level = _get_or_404(Level, level_id)
+    access.ensure(access.can_view_level(current_user, level))
+    menu = navigation.load_menu(current_user, level, "learners")
+    return _shell(menu, "navigation/_level_learners.html")
+
+
+@bp.get("/periodes/<int:period_id>")
+@login_required
+def period_view(period_id: int) -> Response:
+    period = _get_or_404(Period, period_id)
+    access.ensure(access.can_view_period(current_user, period))
+    menu = navigation.load_menu(current_user, period.level, "periods", period_id=period.id)
+    folders = navigation.load_period_folders(current_user, period)
+    return _shell(menu, "navigation/_period_view.html", period=period, folders=folders)
+
+
+@bp.get("/apprenants/<int:learner_id>")
+@login_required
+def learner_view(learner_id: int) -> Response:
+    learner = _get_or_404(Learner, learner_id)
+    access.ensure(access.can_view_learner(current_user, learner))
+    if access.is_learner(current_user):
+        return redirect(url_for("navigation.learner_home"))
+    level = learner.class_group.level if learner.class_group else None
+    menu = navigation.load_menu(current_user, level, "learners", learner_id=learner.id)
+    view = navigation.load_learner_view(current_user, learner)
+    return _shell(menu, "navigation/_learner_view.html", view=view)
+
+
+@bp.get("/mes-portfolios")
+@login_required
+def learner_home() -> Response:
+    access.ensure(access.is_learner(current_user), hide=False)
+    view = navigation.load_learner_view(current_user, current_user)
+    return htmx.render(
+        "navigation/learner_home.html", "navigation/_learner_view.html", view=view
+    )
+
+
+@bp.get("/mes-apprenants")
+@login_required
+def tutor_home() -> Response:
+    access.ensure(access.is_tutor(current_user), hide=False)
+    portfolios = navigation.load_tutor_mentees(current_user)
+    return htmx.render(
+        "navigation/tutor_home.html", "navigation/_mentees.html", portfolios=portfolios
+    )
+
+
+@bp.get("/administration")
+@login_required
+def admin_home() -> Response:
+    access.ensure(access.is_admin(current_user), hide=False)
+    return htmx.render("navigation/admin_home.html", "navigation/_admin_home.html")
