@@ -20,6 +20,8 @@ install: $(STAMP)
 migrate: install
 	$(BIN)/flask db upgrade
 
+# The local demo runs over plain http://127.0.0.1, so its session cookie cannot be Secure.
+run: export SESSION_COOKIE_SECURE ?= 0
 run: migrate
 	$(BIN)/flask demo load --if-empty
 	$(BIN)/flask demo logins

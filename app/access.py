@@ -83,7 +83,7 @@ def can_view_level(user: User, level: Level | int) -> bool:
 # --- scopes -----------------------------------------------------------------------------------
 
 
-def visible_levels(user: User) -> Select[tuple[Level]]:
+def visible_levels(user: User) -> Select[Level]:
     """Levels shown in the left menu's selector."""
     query = select(Level).order_by(Level.position, Level.name)
     if is_teacher(user):
@@ -91,7 +91,7 @@ def visible_levels(user: User) -> Select[tuple[Level]]:
     return query.where(Level.id == -1)
 
 
-def visible_learners(user: User) -> Select[tuple[Learner]]:
+def visible_learners(user: User) -> Select[Learner]:
     """Learners whose data the user may read."""
     query = select(Learner)
     if is_teacher(user):
@@ -106,7 +106,7 @@ def visible_learners(user: User) -> Select[tuple[Learner]]:
     return query.where(Learner.id == -1)
 
 
-def visible_portfolios(user: User) -> Select[tuple[Portfolio]]:
+def visible_portfolios(user: User) -> Select[Portfolio]:
     query = select(Portfolio)
     if is_teacher(user):
         return query.join(Period, Portfolio.period_id == Period.id).where(
@@ -221,6 +221,36 @@ def can_write_journal(user: User, portfolio: Portfolio) -> bool:
     return is_learner(user) and portfolio.learner_id == user.id
 
 
+def can_view_journal(user: User, portfolio: Portfolio) -> bool:
+    """The learner, the teachers of the level and the tutor of that portfolio read it."""
+    return can_view_portfolio(user, portfolio)
+
+
+def can_add_sheet(user: User, portfolio: Portfolio) -> bool:
+    """Complementary sheets: the learner of the portfolio or a teacher of the level."""
+    return (is_learner(user) and portfolio.learner_id == user.id) or can_teach_portfolio(
+        user, portfolio
+    )
+
+
+def can_create_free_sheet(user: User) -> bool:
+    return is_learner(user)
+
+
+def can_delete_sheet(user: User, sheet: ActivitySheet) -> bool:
+    """The owner deletes complementary and free sheets; week sheets belong to the period."""
+    return can_write_sheet(user, sheet) and sheet.kind != "week"
+
+
+def can_attach_sheet(user: User, sheet: ActivitySheet, portfolio: Portfolio) -> bool:
+    """A free sheet joins one of its owner's own periods."""
+    return (
+        can_write_sheet(user, sheet)
+        and sheet.portfolio_id is None
+        and portfolio.learner_id == sheet.learner_id
+    )
+
+
 # --- assessments ------------------------------------------------------------------------------
 
 
@@ -231,12 +261,17 @@ def can_view_assessment(user: User, assessment: Assessment) -> bool:
     return can_rate_assessment(user, assessment, ignore_status=True)
 
 
-def can_rate_assessment(user: User, assessment: Assessment, *, ignore_status: bool = False) -> bool:
-    """Teacher of the level and the tutor of that learner for that period rate jointly."""
-    portfolio = assessment.portfolio
-    allowed = can_teach_portfolio(user, portfolio) or (
+def can_assess_portfolio(user: User, portfolio: Portfolio) -> bool:
+    """Teacher of the level and the tutor (either kind) of that learner for that period: the
+    people who rate the portfolio's assessment jointly (whatever its status)."""
+    return can_teach_portfolio(user, portfolio) or (
         is_tutor(user) and portfolio.tutor_id == user.id
     )
+
+
+def can_rate_assessment(user: User, assessment: Assessment, *, ignore_status: bool = False) -> bool:
+    """Teacher of the level and the tutor of that learner for that period rate jointly."""
+    allowed = can_assess_portfolio(user, assessment.portfolio)
     return allowed and (ignore_status or not assessment.is_completed)
 
 

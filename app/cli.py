@@ -20,26 +20,26 @@ users_cli = AppGroup("users", help="Comptes utilisateurs.")
 @click.option("--reset", is_flag=True, help="Effacer toutes les données puis charger la démo.")
 def demo_load(if_empty: bool, reset: bool) -> None:
     from app.models import School
-    from app.services import demo
+    from app.services.demo import load, wipe
 
     if reset:
-        demo.wipe()
+        wipe()
     elif db.session.scalar(select(School.id).limit(1)) is not None:
         if if_empty:
             click.echo("Base déjà initialisée : données de démonstration non rechargées.")
             return
         raise click.ClickException("La base contient déjà des données ; utilisez --reset.")
-    summary = demo.load()
+    summary = load()
     db.session.commit()
     click.echo(f"Données de démonstration chargées : {summary}")
 
 
 @demo_cli.command("logins")
 def demo_logins() -> None:
-    from app.services import demo
+    from app.services.demo import DEMO_LOGINS, DEMO_PASSWORD
 
-    click.echo("\nComptes de démonstration (mot de passe : %s)" % demo.DEMO_PASSWORD)
-    for role, email in demo.DEMO_LOGINS:
+    click.echo(f"\nComptes de démonstration (mot de passe : {DEMO_PASSWORD})")
+    for role, email in DEMO_LOGINS:
         click.echo(f"  {role:<26} {email}")
     click.echo("\nPasserelle : http://127.0.0.1:5000\n")
 

@@ -33,6 +33,11 @@ _KIND_LABELS: dict[str, tuple[str, bool]] = {
 }
 
 
+def _participle(count: int, word: str, feminine: bool) -> str:
+    # French puts 0 and 1 in the singular: "0 créé", "1 créée", "2 créées".
+    return f"{count} {word}{'e' if feminine else ''}{'s' if count > 1 else ''}"
+
+
 def format_report(report: ImportReport) -> str:
     """A short French summary of one import, one line per kind of entry."""
     if report.created:
@@ -44,11 +49,10 @@ def format_report(report: ImportReport) -> str:
     lines = [f"{report.source} : {report.short_title} ({report.code}) — {status}"]
     for kind, (label, feminine) in _KIND_LABELS.items():
         c = report.counts[kind]
-        e = "e" if feminine else ""
-        parts = [f"{c.created} créé{e}s"]
+        parts = [_participle(c.created, "créé", feminine)]
         if kind != "links":
-            parts.append(f"{c.updated} modifié{e}s")
-        parts.append(f"{c.deleted} supprimé{e}s")
+            parts.append(_participle(c.updated, "modifié", feminine))
+        parts.append(_participle(c.deleted, "supprimé", feminine))
         lines.append(f"  {label} : {c.total} ({', '.join(parts)})")
     return "\n".join(lines)
 

@@ -35,7 +35,7 @@ class ItemKind:
     COMMENT = "comment"
 
 
-class Assessment(db.Model):  # type: ignore[name-defined,misc]
+class Assessment(db.Model):  # type: ignore[name-defined]
     __tablename__ = "assessments"
     __table_args__ = (CheckConstraint("status in ('draft', 'completed')", name="status"),)
 
@@ -62,7 +62,7 @@ class Assessment(db.Model):  # type: ignore[name-defined,misc]
         return self.status == AssessmentStatus.COMPLETED
 
 
-class AssessmentCompetencyMode(db.Model):  # type: ignore[name-defined,misc]
+class AssessmentCompetencyMode(db.Model):  # type: ignore[name-defined]
     """The assessor's choice for one competency: rate its criteria, or the competency as a
     whole. Absent: the default follows the teacher's choices on the sheets."""
 
@@ -78,7 +78,7 @@ class AssessmentCompetencyMode(db.Model):  # type: ignore[name-defined,misc]
     mode: Mapped[str] = mapped_column(String(10))
 
 
-class AssessmentItem(db.Model):  # type: ignore[name-defined,misc]
+class AssessmentItem(db.Model):  # type: ignore[name-defined]
     """The current value of one item of an assessment, with who set it and when."""
 
     __tablename__ = "assessment_items"
@@ -130,7 +130,7 @@ class AssessmentItem(db.Model):  # type: ignore[name-defined,misc]
     )
 
 
-class AssessmentItemChange(db.Model):  # type: ignore[name-defined,misc]
+class AssessmentItemChange(db.Model):  # type: ignore[name-defined]
     """Every change ever made to an item, online or synced, applied or not (history)."""
 
     __tablename__ = "assessment_item_changes"
@@ -161,7 +161,7 @@ class AssessmentItemChange(db.Model):  # type: ignore[name-defined,misc]
     author: Mapped[User | None] = relationship()
 
 
-class SyncReceipt(db.Model):  # type: ignore[name-defined,misc]
+class SyncReceipt(db.Model):  # type: ignore[name-defined]
     """The answer given to one offline change, kept so a replay returns the same receipt."""
 
     __tablename__ = "sync_receipts"
@@ -184,7 +184,7 @@ interim_review_assessments = db.Table(
 )
 
 
-class InterimReview(db.Model):  # type: ignore[name-defined,misc]
+class InterimReview(db.Model):  # type: ignore[name-defined]
     """Bilan intermédiaire de compétences: a teacher's positioning of a learner at a date."""
 
     __tablename__ = "interim_reviews"
@@ -204,7 +204,7 @@ class InterimReview(db.Model):  # type: ignore[name-defined,misc]
     assessments: Mapped[list[Assessment]] = relationship(secondary=interim_review_assessments)
 
 
-class InterimReviewPosition(db.Model):  # type: ignore[name-defined,misc]
+class InterimReviewPosition(db.Model):  # type: ignore[name-defined]
     __tablename__ = "interim_review_positions"
 
     review_id: Mapped[int] = mapped_column(

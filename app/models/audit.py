@@ -12,7 +12,7 @@ from app.extensions import db
 from app.models.base import UTCDateTime, utcnow
 
 
-class AuditLog(db.Model):  # type: ignore[name-defined,misc]
+class AuditLog(db.Model):  # type: ignore[name-defined]
     __tablename__ = "audit_log"
     __table_args__ = (Index("ix_audit_object", "object_type", "object_id"),)
 

@@ -31,7 +31,7 @@ task_competencies = db.Table(
 )
 
 
-class Framework(db.Model):  # type: ignore[name-defined,misc]
+class Framework(db.Model):  # type: ignore[name-defined]
     """A diploma and its référentiel (Diploma in the glossary)."""
 
     __tablename__ = "frameworks"
@@ -65,7 +65,7 @@ class Framework(db.Model):  # type: ignore[name-defined,misc]
     )
 
 
-class Block(db.Model):  # type: ignore[name-defined,misc]
+class Block(db.Model):  # type: ignore[name-defined]
     """A pôle / bloc de compétences grouping activities."""
 
     __tablename__ = "framework_blocks"
@@ -80,7 +80,7 @@ class Block(db.Model):  # type: ignore[name-defined,misc]
     framework: Mapped[Framework] = relationship(back_populates="blocks")
 
 
-class Activity(db.Model):  # type: ignore[name-defined,misc]
+class Activity(db.Model):  # type: ignore[name-defined]
     __tablename__ = "activities"
     __table_args__ = (UniqueConstraint("framework_id", "code"),)
 
@@ -102,7 +102,7 @@ class Activity(db.Model):  # type: ignore[name-defined,misc]
     )
 
 
-class Task(db.Model):  # type: ignore[name-defined,misc]
+class Task(db.Model):  # type: ignore[name-defined]
     __tablename__ = "tasks"
     __table_args__ = (UniqueConstraint("framework_id", "code"),)
 
@@ -123,7 +123,7 @@ class Task(db.Model):  # type: ignore[name-defined,misc]
     )
 
 
-class Competency(db.Model):  # type: ignore[name-defined,misc]
+class Competency(db.Model):  # type: ignore[name-defined]
     __tablename__ = "competencies"
     __table_args__ = (UniqueConstraint("framework_id", "code"),)
 
@@ -144,7 +144,7 @@ class Competency(db.Model):  # type: ignore[name-defined,misc]
     )
 
 
-class Criterion(db.Model):  # type: ignore[name-defined,misc]
+class Criterion(db.Model):  # type: ignore[name-defined]
     __tablename__ = "criteria"
     __table_args__ = (UniqueConstraint("framework_id", "code"),)
 
@@ -162,7 +162,7 @@ class Criterion(db.Model):  # type: ignore[name-defined,misc]
     competency: Mapped[Competency] = relationship(back_populates="criteria")
 
 
-class ScaleLevel(db.Model):  # type: ignore[name-defined,misc]
+class ScaleLevel(db.Model):  # type: ignore[name-defined]
     """One of the six ordered levels of the framework's rating scale (réglette)."""
 
     __tablename__ = "scale_levels"

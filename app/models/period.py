@@ -33,7 +33,7 @@ period_tasks = db.Table(
 )
 
 
-class PedagogicalAnnex(db.Model):  # type: ignore[name-defined,misc]
+class PedagogicalAnnex(db.Model):  # type: ignore[name-defined]
     """The root template of a period: training objectives and activities to entrust."""
 
     __tablename__ = "pedagogical_annexes"
@@ -51,7 +51,7 @@ class PedagogicalAnnex(db.Model):  # type: ignore[name-defined,misc]
     tasks: Mapped[list[Task]] = relationship(secondary=annex_tasks, order_by="Task.position")
 
 
-class Period(db.Model):  # type: ignore[name-defined,misc]
+class Period(db.Model):  # type: ignore[name-defined]
     """A period in a company (PFMP or apprenticeship period) for learners of one level."""
 
     __tablename__ = "periods"
@@ -79,7 +79,7 @@ class Period(db.Model):  # type: ignore[name-defined,misc]
     )
 
 
-class Portfolio(db.Model):  # type: ignore[name-defined,misc]
+class Portfolio(db.Model):  # type: ignore[name-defined]
     """One learner in one period: their sheets, journal, liaison sheet and assessment."""
 
     __tablename__ = "portfolios"
@@ -117,7 +117,7 @@ class Portfolio(db.Model):  # type: ignore[name-defined,misc]
     )
 
 
-class LiaisonSheet(db.Model):  # type: ignore[name-defined,misc]
+class LiaisonSheet(db.Model):  # type: ignore[name-defined]
     """Fiche de liaison entreprise. Objectives and activities come from the period unless
     individualised for this learner (the *_individual flags), which period-wide edits keep."""
 

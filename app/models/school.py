@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from app.models.user import Learner, Teacher
 
 
-class School(db.Model):  # type: ignore[name-defined,misc]
+class School(db.Model):  # type: ignore[name-defined]
     """The one school of this instance (a multi-school install is a later step)."""
 
     __tablename__ = "schools"
@@ -38,7 +38,7 @@ teacher_levels = db.Table(
 )
 
 
-class Level(db.Model):  # type: ignore[name-defined,misc]
+class Level(db.Model):  # type: ignore[name-defined]
     """A class level, e.g. "Terminale Bac Pro MELEC"; it prepares one diploma."""
 
     __tablename__ = "levels"
@@ -57,7 +57,7 @@ class Level(db.Model):  # type: ignore[name-defined,misc]
     )
 
 
-class ClassGroup(db.Model):  # type: ignore[name-defined,misc]
+class ClassGroup(db.Model):  # type: ignore[name-defined]
     """A class (division), e.g. "TMELEC"."""
 
     __tablename__ = "class_groups"

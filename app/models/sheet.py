@@ -32,7 +32,7 @@ class SheetKind:
     FREE = "free"  # created in the free-sheets folder
 
 
-class ActivitySheet(db.Model):  # type: ignore[name-defined,misc]
+class ActivitySheet(db.Model):  # type: ignore[name-defined]
     """Fiche activité. `portfolio_id` is null for a free sheet (fiches libres); the learner
     always owns the sheet, so it survives the deletion of its period."""
 
@@ -93,7 +93,7 @@ class ActivitySheet(db.Model):  # type: ignore[name-defined,misc]
         return bool(self.description.strip())
 
 
-class SheetTask(db.Model):  # type: ignore[name-defined,misc]
+class SheetTask(db.Model):  # type: ignore[name-defined]
     """A task linked to a sheet: ticked by the learner and/or confirmed or added by a teacher."""
 
     __tablename__ = "sheet_tasks"
@@ -112,7 +112,7 @@ class SheetTask(db.Model):  # type: ignore[name-defined,misc]
     task: Mapped[Task] = relationship()
 
 
-class SheetCompetency(db.Model):  # type: ignore[name-defined,misc]
+class SheetCompetency(db.Model):  # type: ignore[name-defined]
     """A competency the teacher plans to assess, through a task of the sheet.
     mode 'global' rates the competency as a whole; 'criteria' rates its selected criteria."""
 
@@ -136,7 +136,7 @@ class SheetCompetency(db.Model):  # type: ignore[name-defined,misc]
     competency: Mapped[Competency] = relationship()
 
 
-class SheetCriterion(db.Model):  # type: ignore[name-defined,misc]
+class SheetCriterion(db.Model):  # type: ignore[name-defined]
     """A detailed criterion selected for assessment, through a task of the sheet."""
 
     __tablename__ = "sheet_criteria"
@@ -155,7 +155,7 @@ class SheetCriterion(db.Model):  # type: ignore[name-defined,misc]
     criterion: Mapped[Criterion] = relationship()
 
 
-class SheetRead(db.Model):  # type: ignore[name-defined,misc]
+class SheetRead(db.Model):  # type: ignore[name-defined]
     """When a teacher last opened a sheet; green title while learner_updated_at is later."""
 
     __tablename__ = "sheet_reads"
@@ -169,7 +169,7 @@ class SheetRead(db.Model):  # type: ignore[name-defined,misc]
     read_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Attachment(db.Model):  # type: ignore[name-defined,misc]
+class Attachment(db.Model):  # type: ignore[name-defined]
     """A file (stored outside the web root under a random name) or a URL of a sheet."""
 
     __tablename__ = "attachments"
@@ -199,7 +199,7 @@ journal_entry_tasks = db.Table(
 )
 
 
-class JournalEntry(db.Model):  # type: ignore[name-defined,misc]
+class JournalEntry(db.Model):  # type: ignore[name-defined]
     """One day of the journal activité entreprise."""
 
     __tablename__ = "journal_entries"

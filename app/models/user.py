@@ -48,7 +48,7 @@ ROLE_LABELS = {
 }
 
 
-class User(db.Model):  # type: ignore[name-defined,misc]
+class User(db.Model):  # type: ignore[name-defined]
     __tablename__ = "users"
     __table_args__ = (
         UniqueConstraint("email"),
@@ -166,7 +166,7 @@ class Tutor(User):
         return TUTOR_KIND_LABELS.get(TutorKind(self.tutor_kind or "internship"), "")
 
 
-class Invitation(db.Model):  # type: ignore[name-defined,misc]
+class Invitation(db.Model):  # type: ignore[name-defined]
     """A one-time link that lets a tutor set a password. Only the token's hash is stored."""
 
     __tablename__ = "invitations"
@@ -183,7 +183,7 @@ class Invitation(db.Model):  # type: ignore[name-defined,misc]
     user: Mapped[User] = relationship(foreign_keys=[user_id])
 
 
-class LoginAttempt(db.Model):  # type: ignore[name-defined,misc]
+class LoginAttempt(db.Model):  # type: ignore[name-defined]
     """Failed sign-ins, kept in the database so throttling holds across worker processes."""
 
     __tablename__ = "login_attempts"

@@ -249,7 +249,7 @@ class _Checker:
         """Check an entry's shape and code; return it, its code and its name for messages
         ("activité A1, tâche T1.2", or "tâche n° 2" when the code itself is faulty)."""
         prefix = f"{parent}, " if parent else ""
-        where = f"{prefix}{kind} n° {index + 1}"
+        where = f"{prefix}{kind} n° {index + 1}"  # ranks counted from 1, as people do
         if not isinstance(item, dict):
             self.error(where, "une table de clés (code, titre…) est attendue")
             return None, None, where
@@ -409,9 +409,14 @@ def _check_diploma(value: Any, check: _Checker) -> DiplomaData | None:
         check.error(where, "le champ « notes » doit être un texte")
         notes = None
 
-    if None in (code, short_title, title, version, completeness):
+    if (
+        code is None
+        or short_title is None
+        or title is None
+        or version is None
+        or completeness is None
+    ):
         return None
-    assert code and short_title and title and version and completeness  # for mypy
     return DiplomaData(
         code=code,
         short_title=short_title,
@@ -658,8 +663,6 @@ def import_framework(data: FrameworkData) -> ImportReport:
     )
     counts = report.counts
     fid = framework.id
-    # New rows are added to the session explicitly: SQLAlchemy 2 no longer cascades an object
-    # into the session through a backref (Block(framework=...) alone would not be saved).
 
     def existing(model: Any, *options: Any) -> dict[str, Any]:
         if created:
@@ -673,6 +676,8 @@ def import_framework(data: FrameworkData) -> ImportReport:
     old_competencies: dict[str, Competency] = existing(Competency, selectinload(Competency.tasks))
     old_criteria: dict[str, Criterion] = existing(Criterion)
 
+    # New rows are added to the session explicitly: SQLAlchemy 2 no longer cascades an object
+    # into the session through a backref (Block(framework=...) alone would not be saved).
     blocks: dict[str, Block] = {}
     for position, b in enumerate(data.blocks):
         block = old_blocks.pop(b.code, None)
@@ -740,8 +745,9 @@ def import_framework(data: FrameworkData) -> ImportReport:
 
     _import_scale(framework, data, created, counts["scale"])
 
-    # Upserts first: a task moved to another activity must be saved under its new parent
-    # before the old parent is deleted, or the delete-orphan cascade would take it along.
+    # Upserts first, explicitly rather than trusting autoflush (a caller may have turned it
+    # off): a task moved out of an activity that is going away must be saved under its new
+    # parent before that delete, or the delete-orphan cascade would take it along.
     session.flush()
     removed: list[tuple[str, dict[str, Any]]] = [
         ("criteria", old_criteria),

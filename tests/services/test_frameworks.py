@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from sqlalchemy import event, func, select
+from sqlalchemy import delete, func, select
 
 from app.cli_frameworks import frameworks_cli, register
 from app.models.framework import (
@@ -166,19 +166,14 @@ def links_of(db: Any, code: str) -> set[tuple[str, str]]:
     return {(t, c) for t, c in db.session.execute(query)}
 
 
-@contextmanager
-def statements(db: Any) -> Iterator[list[str]]:
-    seen: list[str] = []
-    engine = db.session.get_bind()
-
-    def record(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
-        seen.append(sql.lstrip().split(None, 1)[0].upper())
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+@pytest.fixture
+def empty(db: Any) -> None:
+    """No framework at all (the session preloads the shipped ones): the database cascades
+    the delete to every entry, and the test's transaction is rolled back afterwards."""
+    db.session.execute(delete(Framework))
+    # Committed (a savepoint release under the `db` fixture) so that a rollback by the code
+    # under test, as the CLI does on failure, does not bring the frameworks back.
+    db.session.commit()
 
 
 # --- shipped frameworks ------------------------------------------------------------------
@@ -189,7 +184,7 @@ def test_shipped_files_are_the_six_of_the_readme() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))
-def test_each_shipped_file_imports_with_the_readme_counts(db: Any, name: str) -> None:
+def test_each_shipped_file_imports_with_the_readme_counts(db: Any, empty: None, name: str) -> None:
     code, activities, tasks, competencies, criteria, completeness = SHIPPED[name]
     path = next(p for p in shipped_framework_paths() if p.name == name)
 
@@ -209,7 +204,9 @@ def test_each_shipped_file_imports_with_the_readme_counts(db: Any, name: str) ->
     assert report.counts["links"].created == got[5]
 
 
-def test_all_shipped_files_import_together_and_reimport_changes_nothing(db: Any) -> None:
+def test_all_shipped_files_import_together_and_reimport_changes_nothing(
+    db: Any, empty: None
+) -> None:
     import_framework_files(shipped_framework_paths())
     before = table_counts(db)
     ids = {code: ids_by_code(db, code) for code, *_ in SHIPPED.values()}
@@ -225,18 +222,21 @@ def test_all_shipped_files_import_together_and_reimport_changes_nothing(db: Any)
         assert all(c.created == c.updated == c.deleted == 0 for c in report.counts.values())
 
 
-def test_unchanged_reimport_writes_nothing_and_loads_in_few_queries(db: Any) -> None:
+def test_unchanged_reimport_writes_nothing_and_loads_in_few_queries(
+    db: Any, count_queries: Any
+) -> None:
     import_framework_files([MELEC])
     db.session.commit()
     db.session.expire_all()
 
-    with statements(db) as seen:
+    with count_queries() as queries:
         import_framework_files([MELEC])
 
-    assert not {"INSERT", "UPDATE", "DELETE"} & set(seen), seen
+    verbs = [sql.lstrip().split(None, 1)[0].upper() for sql in queries.statements]
+    assert not {"INSERT", "UPDATE", "DELETE"} & set(verbs), queries.statements
     # framework, blocks, activities, tasks, competencies (+ their tasks), criteria, scale:
     # one query per kind, never one per entry (MELEC has 17 tasks and 77 criteria).
-    assert seen.count("SELECT") <= 10, seen
+    assert verbs.count("SELECT") <= 10, queries.statements
 
 
 def test_json_file_imports_like_yaml(db: Any, tmp_path: Path) -> None:
@@ -255,6 +255,7 @@ def test_json_file_imports_like_yaml(db: Any, tmp_path: Path) -> None:
 def test_changed_title_updates_in_place(db: Any, tmp_path: Path) -> None:
     import_framework_files([MELEC])
     ids = ids_by_code(db, "BACPRO-MELEC")
+    before = table_counts(db)
     doc = yaml.safe_load(MELEC.read_text(encoding="utf-8"))
     doc["activities"][1]["tasks"][0]["title"] = "Organiser et sécuriser le poste de travail"
     doc["diploma"]["short_title"] = "Bac Pro MELEC (2024)"
@@ -270,7 +271,7 @@ def test_changed_title_updates_in_place(db: Any, tmp_path: Path) -> None:
     assert report.updated and not report.created
     assert report.counts["tasks"].updated == 1
     assert report.counts["tasks"].unchanged == 16
-    assert db.session.scalar(select(func.count()).select_from(Framework)) == 1
+    assert table_counts(db) == before
 
 
 def test_removed_criterion_disappears_and_the_others_keep_their_ids(
@@ -336,15 +337,45 @@ def test_entries_added_moved_removed_and_links_follow_the_file(db: Any, tmp_path
     ]
 
 
-def test_positions_follow_the_file_order(db: Any, tmp_path: Path) -> None:
+def test_entries_moved_out_of_a_removed_parent_survive(db: Any, tmp_path: Path) -> None:
+    import_framework_files([write(tmp_path, "test.yaml", minimal())])
+    ids = ids_by_code(db, "TEST-DIP")
+    doc = minimal()
+    a1, a2 = doc["activities"]
+    a1["tasks"].extend(a2["tasks"])  # T2.1 moves to A1, A2 goes
+    doc["activities"] = [a1]
+    c1, c2 = doc["competencies"]
+    c1["criteria"].extend(c2["criteria"])  # C2-1 moves to C1, C2 goes
+    c1["tasks"].append("T1.2")
+    doc["competencies"] = [c1]
+
+    import_framework_files([write(tmp_path, "test.yaml", doc)])
+    db.session.expire_all()
+
+    after = ids_by_code(db, "TEST-DIP")
+    assert after[("Task", "T2.1")] == ids[("Task", "T2.1")]
+    assert after[("Criterion", "C2-1")] == ids[("Criterion", "C2-1")]
+    assert ("Activity", "A2") not in after
+    assert ("Competency", "C2") not in after
+    assert framework_counts(db, "TEST-DIP") == (1, 3, 1, 3, 6, 3)
+
+
+def test_reordered_file_reorders_entries_in_place(db: Any, tmp_path: Path) -> None:
+    import_framework_files([write(tmp_path, "test.yaml", minimal())])
+    ids = ids_by_code(db, "TEST-DIP")
     doc = minimal()
     doc["competencies"].reverse()
+    doc["activities"][0]["tasks"].reverse()
+    doc["competencies"][1]["criteria"].reverse()  # C1, now second
+
     import_framework_files([write(tmp_path, "test.yaml", doc)])
+    db.session.expire_all()
 
     fw = db.session.scalar(select(Framework).where(Framework.code == "TEST-DIP"))
     assert [c.code for c in fw.competencies] == ["C2", "C1"]
-    assert [t.code for t in fw.activities[0].tasks] == ["T1.1", "T1.2"]
-    assert [k.code for k in fw.competencies[1].criteria] == ["C1-1", "C1-2"]
+    assert [t.code for t in fw.activities[0].tasks] == ["T1.2", "T1.1"]
+    assert [k.code for k in fw.competencies[1].criteria] == ["C1-2", "C1-1"]
+    assert ids_by_code(db, "TEST-DIP") == ids
 
 
 # --- scale -------------------------------------------------------------------------------
@@ -372,7 +403,7 @@ def test_custom_scale_replaces_the_default(db: Any, tmp_path: Path) -> None:
     assert [(s.code, s.label, s.color) for s in fw.scale] == [
         (s["code"], s["label"], s["color"].lower()) for s in CUSTOM_SCALE
     ]
-    assert db.session.scalar(select(func.count()).select_from(ScaleLevel)) == 6
+    assert framework_counts(db, "TEST-DIP")[4] == 6
 
 
 def test_scale_codes_can_be_swapped_and_the_default_restored(db: Any, tmp_path: Path) -> None:
@@ -519,7 +550,7 @@ MALFORMED: list[tuple[str, Mutation, str]] = [
 
 
 @pytest.fixture
-def existing(db: Any, tmp_path: Path) -> dict[str, int]:
+def existing(db: Any, empty: None, tmp_path: Path) -> dict[str, int]:
     """A framework already imported: a failed import must leave it exactly as it was."""
     import_framework_files([write(tmp_path, "test.yaml", minimal())])
     db.session.flush()
@@ -602,7 +633,9 @@ def test_bad_second_file_leaves_the_first_unwritten(
     bad["competencies"][0]["tasks"] = ["T9.9"]
     paths = [MELEC, write(tmp_path, "bad.yaml", bad)]
 
-    with pytest.raises(FrameworkFileError, match="bad.yaml : compétence C1 : la tâche « T9.9 »"):
+    with pytest.raises(
+        FrameworkFileError, match=re.escape("bad.yaml : compétence C1 : la tâche « T9.9 »")
+    ):
         import_framework_files(paths)
 
     assert table_counts(db) == existing
@@ -614,7 +647,9 @@ def test_same_diploma_twice_in_one_import_is_rejected(
 ) -> None:
     paths = [write(tmp_path, "a.yaml", minimal()), write(tmp_path, "b.yaml", minimal())]
 
-    with pytest.raises(FrameworkFileError, match="b.yaml : diploma TEST-DIP : déjà défini"):
+    with pytest.raises(
+        FrameworkFileError, match=re.escape("b.yaml : diploma TEST-DIP : déjà défini")
+    ):
         import_framework_files(paths)
 
     assert table_counts(db) == existing
@@ -656,13 +691,13 @@ def cli(app: Any) -> Any:
     return app.test_cli_runner()
 
 
-def test_cli_import_prints_a_report_and_commits(db: Any, cli: Any) -> None:
+def test_cli_import_prints_a_report_and_commits(db: Any, empty: None, cli: Any) -> None:
     result = cli.invoke(args=["frameworks", "import", str(MELEC)])
 
     assert result.exit_code == 0, result.output
     assert "bac-pro-melec.yaml : Bac Pro MELEC (BACPRO-MELEC) — créé" in result.output
-    assert "tâches : 17 (17 créées, 0 modifiées, 0 supprimées)" in result.output
-    assert "critères : 77 (77 créés, 0 modifiés, 0 supprimés)" in result.output
+    assert "tâches : 17 (17 créées, 0 modifiée, 0 supprimée)" in result.output
+    assert "critères : 77 (77 créés, 0 modifié, 0 supprimé)" in result.output
     db.session.rollback()  # what was committed survives a rollback
     assert framework_counts(db, "BACPRO-MELEC")[:4] == (5, 17, 13, 77)
 
@@ -671,7 +706,7 @@ def test_cli_import_prints_a_report_and_commits(db: Any, cli: Any) -> None:
     assert "— déjà à jour" in again.output
 
 
-def test_cli_import_shipped(db: Any, cli: Any) -> None:
+def test_cli_import_shipped(db: Any, empty: None, cli: Any) -> None:
     result = cli.invoke(args=["frameworks", "import-shipped"])
 
     assert result.exit_code == 0, result.output
@@ -679,7 +714,9 @@ def test_cli_import_shipped(db: Any, cli: Any) -> None:
     assert table_counts(db)["frameworks"] == 6
 
 
-def test_cli_malformed_file_exits_1_with_the_message(db: Any, cli: Any, tmp_path: Path) -> None:
+def test_cli_malformed_file_exits_1_with_the_message(
+    db: Any, empty: None, cli: Any, tmp_path: Path
+) -> None:
     bad = minimal()
     bad["competencies"][1]["tasks"] = ["T9.9"]
     path = write(tmp_path, "bad.yaml", bad)
@@ -689,4 +726,4 @@ def test_cli_malformed_file_exits_1_with_the_message(db: Any, cli: Any, tmp_path
     assert result.exit_code == 1
     assert "bad.yaml : compétence C2 : la tâche « T9.9 » n'existe pas" in result.output
     assert "aucun référentiel n'a été modifié" in result.output
-    assert table_counts(db)["frameworks"] == 0
+    assert table_counts(db)["frameworks"] == 0  # MELEC, first and valid, was not written

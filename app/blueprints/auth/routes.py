@@ -84,13 +84,14 @@ def change_password() -> Response | str:
     form = PasswordChangeForm()
     status = 200
     if form.validate_on_submit():
-        if not auth_service.verify_password(current_user, form.current.data or ""):
+        user = current_user._get_current_object()
+        if not auth_service.verify_password(user, form.current.data or ""):
             form.current.errors.append("Mot de passe actuel incorrect.")
             status = 422
         else:
-            auth_service.set_password(current_user, form.new.data or "")
+            auth_service.set_password(user, form.new.data or "")
             db.session.commit()
-            login_user(current_user)  # re-issue this device's cookie with the new version
+            login_user(user)  # re-issue this device's cookie with the new version
             flash("Mot de passe modifié. Vos autres sessions ont été fermées.", "success")
             return redirect(role_home_url())
     elif form.is_submitted():
