@@ -25,8 +25,7 @@ run: export SESSION_COOKIE_SECURE ?= 0
 run: migrate
 	$(BIN)/flask demo load --if-empty
 	$(BIN)/flask demo logins
-	$(BIN)/gunicorn --worker-class gthread --workers 2 --threads 16 --timeout 120 \
-		--bind $(HOST):$(PORT) 'app:create_app()'
+	$(BIN)/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) 'app:create_app()'
 
 demo: migrate
 	$(BIN)/flask demo load --reset
@@ -45,3 +44,33 @@ format: install
 
 typecheck: install
 	$(BIN)/mypy
+
+# Security gate: bandit on app/ (severity and confidence medium and up) and a wapiti3 scan of
+# the app served on 127.0.0.1 (security/scan.py). The scanners live in their own venv:
+# wapiti3 pins Flask/SQLAlchemy versions that conflict with the app's (see pyproject.toml).
+SECVENV := .venv-security
+SECSTAMP := $(SECVENV)/.installed-$(shell cat pyproject.toml security/constraints.txt | md5sum | cut -c1-8)
+
+$(SECSTAMP): pyproject.toml security/constraints.txt
+	test -d $(SECVENV) || $(PY) -m venv $(SECVENV)
+	$(SECVENV)/bin/pip install -q --upgrade pip
+	$(SECVENV)/bin/pip install -q -c security/constraints.txt $$($(PY) security/scan.py --requirements)
+	touch $(SECSTAMP)
+
+SCAN_TIME ?= 300
+
+security: install $(SECSTAMP)
+	$(SECVENV)/bin/bandit -q -r app --severity-level medium --confidence-level medium
+	$(BIN)/python security/scan.py --wapiti $(SECVENV)/bin/wapiti --max-scan-time $(SCAN_TIME)
+
+# School-scale benchmark (bench/run.py): generates a school (20 classes, 600 learners) on SQLite,
+# and on PostgreSQL too when BENCH_DATABASE_URL is set (its name must contain "bench"); measures
+# in-process latency and SQL statements per page, gunicorn throughput (wrk when installed:
+# apt-get install -y wrk), documents and asset sizes → bench/results.json + bench/results.md.
+bench: install
+	$(BIN)/python -m bench.run
+
+# Lighthouse 12.2.3 (mobile preset, CHROME_PATH=/usr/bin/chromium) on the login page, the period
+# view and the assessment page; installs it into bench/node_modules on first use (npm).
+lighthouse: install
+	$(BIN)/python -m bench.lighthouse

@@ -5,16 +5,26 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 
-from app.config import BASE_DIR, INSTANCE_DIR, Config
 from app import db_setup  # noqa: F401  (registers SQLite connection settings)
+from app.config import BASE_DIR, INSTANCE_DIR, Config
 from app.extensions import csrf, db, login_manager, migrate
 
 # Each area is a package app/blueprints/<name>/ exposing `bp` from routes.py.
 BLUEPRINTS: list[str] = [
     "auth",
     "navigation",
+    "events",
+    "pwa",
+    "documents",
+    "periods",
+    "liaison",
+    "admin",
+    "assessments",
+    "dashboard",
+    "sheets",
+    "journal",
 ]
 
 CSP = (
@@ -56,6 +66,8 @@ def _security_headers(response: Response) -> Response:
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers["X-Frame-Options"] = "DENY"
+    if request.is_secure:  # over HTTPS, browsers must never come back over plain HTTP
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
     response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
     if response.mimetype == "text/html":

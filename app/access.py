@@ -172,7 +172,7 @@ def can_teach_portfolio(user: User, portfolio: Portfolio) -> bool:
 
 
 def can_edit_liaison_place(user: User, portfolio: Portfolio) -> bool:
-    """"Lieu de réalisation" is filled by the learner (the teacher may correct it)."""
+    """ "Lieu de réalisation" is filled by the learner (the teacher may correct it)."""
     return (is_learner(user) and portfolio.learner_id == user.id) or can_teach_portfolio(
         user, portfolio
     )
@@ -279,12 +279,45 @@ def can_complete_assessment(user: User, assessment: Assessment) -> bool:
     return can_teach_portfolio(user, assessment.portfolio)
 
 
+def can_view_assessment_log(user: User, assessment: Assessment) -> bool:
+    """Who changed what in an assessment: the admin and the teachers of its level."""
+    return is_admin(user) or can_teach_portfolio(user, assessment.portfolio)
+
+
 def can_view_dashboard(user: User, learner: Learner) -> bool:
     return can_view_learner(user, learner)
 
 
 def can_write_interim_review(user: User, learner: Learner) -> bool:
     return is_teacher(user) and can_view_learner(user, learner)
+
+
+# --- documents (SPEC F10) ---------------------------------------------------------------------
+
+
+def can_print_pre_agreement(user: User, portfolio: Portfolio) -> bool:
+    """The teacher of the level, and the learner their own (they take it to companies)."""
+    return can_teach_portfolio(user, portfolio) or (
+        is_learner(user) and portfolio.learner_id == user.id
+    )
+
+
+def can_print_period_pre_agreements(user: User, period: Period) -> bool:
+    return can_view_period(user, period)
+
+
+def can_print_meeting_grid(user: User, portfolio: Portfolio) -> bool:
+    """Whoever rates the assessment: the teacher, and that learner's tutor for that period."""
+    return can_assess_portfolio(user, portfolio)
+
+
+def can_print_placement_summary(user: User, learner: Learner) -> bool:
+    """The learner's teachers, and the learner (only completed assessments are shown)."""
+    return can_view_learner(user, learner)
+
+
+def can_view_level_synthesis(user: User, level: Level | int) -> bool:
+    return is_teacher(user) and can_view_level(user, level)
 
 
 # --- administration ---------------------------------------------------------------------------

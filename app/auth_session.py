@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask import Flask, Response, jsonify, redirect, request, session, url_for
-from flask_login import logout_user
+from flask_login import logout_user, user_logged_in
 
 from app.extensions import db, login_manager
 from app.models import User
@@ -30,7 +30,9 @@ def init_app(app: Flask) -> None:
     @login_manager.unauthorized_handler
     def _unauthorized() -> Response:
         if request.path.startswith("/api/") or request.path.startswith("/events/"):
-            response = jsonify(error="unauthenticated", message="Session expirée : reconnectez-vous.")
+            response = jsonify(
+                error="unauthenticated", message="Session expirée : reconnectez-vous."
+            )
             response.status_code = 401
             return response
         if request.headers.get("HX-Request") == "true":
@@ -39,6 +41,15 @@ def init_app(app: Flask) -> None:
             return response
         return redirect(url_for("auth.login", next=request.full_path))  # type: ignore[return-value]
 
+    @user_logged_in.connect_via(app)
+    def _session_start(_sender: Flask, **_extra: object) -> None:
+        # A permanent session gets a cookie with an expiry (PERMANENT_SESSION_LIFETIME) rather
+        # than a browser-session cookie; `login_at` makes that lifetime an absolute limit,
+        # which Flask alone does not enforce (it re-signs the cookie on every request).
+        # `seen` restarts too: one left by an earlier session would sign the user out at once.
+        session.permanent = True
+        session["login_at"] = session["seen"] = datetime.now(UTC).timestamp()
+
     @app.before_request
     def _idle_timeout() -> None:
         if "_user_id" not in session:
@@ -46,10 +57,14 @@ def init_app(app: Flask) -> None:
         now = datetime.now(UTC).timestamp()
         last = session.get("seen", now)
         limit = app.config["SESSION_IDLE_TIMEOUT"].total_seconds()
-        if now - float(last) > limit:
+        started = session.setdefault("login_at", now)
+        lifetime = app.config["PERMANENT_SESSION_LIFETIME"].total_seconds()
+        if now - float(last) > limit or now - float(started) > lifetime:
             logout_user()
             session.clear()
             return
+        if not session.permanent:
+            session.permanent = True
         # Write at most once a minute to keep cookies stable between rapid requests.
         if now - float(last) > 60 or "seen" not in session:
             session["seen"] = now

@@ -16,7 +16,9 @@ users_cli = AppGroup("users", help="Comptes utilisateurs.")
 
 
 @demo_cli.command("load")
-@click.option("--if-empty", is_flag=True, help="Ne rien faire si la base contient déjà un établissement.")
+@click.option(
+    "--if-empty", is_flag=True, help="Ne rien faire si la base contient déjà un établissement."
+)
 @click.option("--reset", is_flag=True, help="Effacer toutes les données puis charger la démo.")
 def demo_load(if_empty: bool, reset: bool) -> None:
     from app.models import School

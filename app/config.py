@@ -41,6 +41,8 @@ class Config:
         self.SQLALCHEMY_DATABASE_URI = _database_url()
         self.SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
         self.REDIS_URL = os.environ.get("REDIS_URL") or None
+        # Live updates (SPEC F8): Redis channel prefix, so deployments can share one Redis.
+        self.LIVE_REDIS_PREFIX = os.environ.get("LIVE_REDIS_PREFIX", "passerelle:")
         self.UPLOAD_DIR = str(INSTANCE_DIR / "uploads")
         self.MAX_UPLOAD_BYTES = int(os.environ.get("MAX_UPLOAD_BYTES", 10 * 1024 * 1024))
         # Werkzeug rejects larger bodies with 413 before any view runs.

@@ -53,7 +53,10 @@ MESSAGES = {
     413: "Le fichier envoyé est trop volumineux.",
     422: "Certaines informations ne sont pas valides.",
     429: "Trop de tentatives. Réessayez dans quelques minutes.",
-    500: "Une erreur inattendue est survenue. Réessayez ; si elle persiste, prévenez l'administrateur.",
+    500: (
+        "Une erreur inattendue est survenue. Réessayez ; "
+        "si elle persiste, prévenez l'administrateur."
+    ),
 }
 
 
@@ -68,9 +71,7 @@ def error_response(status: int, message: str | None = None, code: str | None = N
         response.status_code = status
         return response
     template = "errors/_error.html" if is_fragment_request() else "errors/page.html"
-    response = make_response(
-        render_template(template, status=status, message=message), status
-    )
+    response = make_response(render_template(template, status=status, message=message), status)
     if is_fragment_request():
         # Show the message in the page's alert area rather than in the swapped target.
         response.headers["HX-Retarget"] = "#flash"

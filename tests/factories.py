@@ -116,16 +116,16 @@ class Factory:
         kw.setdefault("name", f"PFMP {_n()}")
         kw.setdefault("objectives", "Découvrir l'entreprise et ses métiers.")
         kw.setdefault("activities", "Câblage, raccordement, mise en service.")
-        period: Period = self._add(
-            Period(level_id=level.id, start_date=start, end_date=end, **kw)
-        )
+        period: Period = self._add(Period(level_id=level.id, start_date=start, end_date=end, **kw))
         for learner in learners or []:
             self.portfolio(period, learner, tutor=tutor)
         return period
 
     def portfolio(self, period: Period, learner: Learner, tutor: Tutor | None = None) -> Portfolio:
         portfolio: Portfolio = self._add(
-            Portfolio(period_id=period.id, learner_id=learner.id, tutor_id=tutor.id if tutor else None)
+            Portfolio(
+                period_id=period.id, learner_id=learner.id, tutor_id=tutor.id if tutor else None
+            )
         )
         self._add(
             LiaisonSheet(
@@ -134,7 +134,9 @@ class Factory:
                 activities=period.activities,
             )
         )
-        for position, (year, week) in enumerate(timefmt.iso_weeks(period.start_date, period.end_date)):
+        for position, (year, week) in enumerate(
+            timefmt.iso_weeks(period.start_date, period.end_date)
+        ):
             self._add(
                 ActivitySheet(
                     learner_id=learner.id,
@@ -148,7 +150,9 @@ class Factory:
             )
         return portfolio
 
-    def written(self, sheet: ActivitySheet, text: str = "J'ai câblé un tableau électrique.") -> ActivitySheet:
+    def written(
+        self, sheet: ActivitySheet, text: str = "J'ai câblé un tableau électrique."
+    ) -> ActivitySheet:
         sheet.description = text
         sheet.learner_updated_at = utcnow()
         self.s.flush()

@@ -43,7 +43,9 @@ def _user(world: Any, role: str) -> Any:
 @pytest.mark.parametrize(
     "case", CASES, ids=[f"{c.method} {c.endpoint}{' ' + c.note if c.note else ''}" for c in CASES]
 )
-def test_role_gets_expected_answer(case: Case, role: str, f: Any, app: Flask, login_as: Any) -> None:
+def test_role_gets_expected_answer(
+    case: Case, role: str, f: Any, app: Flask, login_as: Any
+) -> None:
     world = f.world()
     if case.setup:
         case.setup(world, f)

@@ -59,7 +59,9 @@ class ActivitySheet(db.Model):  # type: ignore[name-defined]
     # Contexte
     company: Mapped[str] = mapped_column(String(200), default="")
     conditions: Mapped[str | None] = mapped_column(String(12))
-    activity_id: Mapped[int | None] = mapped_column(ForeignKey("activities.id", ondelete="SET NULL"))
+    activity_id: Mapped[int | None] = mapped_column(
+        ForeignKey("activities.id", ondelete="SET NULL")
+    )
     # Fiche
     description: Mapped[str] = mapped_column(Text, default="")
     analysis: Mapped[str] = mapped_column(Text, default="")

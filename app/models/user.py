@@ -104,7 +104,7 @@ class User(db.Model):  # type: ignore[name-defined]
     # -- display -----------------------------------------------------------------------------
     @property
     def full_name(self) -> str:
-        """"Inès GARAY": first name, then family name in capitals, as schools write it."""
+        """ "Inès GARAY": first name, then family name in capitals, as schools write it."""
         return f"{self.first_name} {self.last_name.upper()}"
 
     @property
@@ -153,9 +153,7 @@ class Tutor(User):
     tutor_kind: Mapped[str | None] = mapped_column(String(15))
     company_name: Mapped[str] = mapped_column(String(200), default="", nullable=True)
     job_title: Mapped[str] = mapped_column(String(120), default="", nullable=True)
-    created_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL", use_alter=True)
-    )
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     @property
     def is_master(self) -> bool:

@@ -66,15 +66,17 @@ PPTX = FileType(
     "présentation PowerPoint",
 )
 ODT = FileType("application/vnd.oasis.opendocument.text", ("odt",), "document OpenDocument")
-ODS = FileType(
-    "application/vnd.oasis.opendocument.spreadsheet", ("ods",), "classeur OpenDocument"
-)
+ODS = FileType("application/vnd.oasis.opendocument.spreadsheet", ("ods",), "classeur OpenDocument")
 ODP = FileType(
     "application/vnd.oasis.opendocument.presentation", ("odp",), "présentation OpenDocument"
 )
 TEXT = FileType("text/plain", ("txt", "csv", "md", "log"), "texte")
 
 ODF_TYPES = {t.content_type: t for t in (ODT, ODS, ODP)}
+TYPE_LABELS = {
+    t.content_type: t.label
+    for t in (PDF, PNG, JPEG, GIF, WEBP, HEIC, DOCX, XLSX, PPTX, ODT, ODS, ODP, TEXT)
+}
 HEIC_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
 EXECUTABLE_MAGIC = (
     b"MZ",  # Windows PE / DOS
@@ -95,7 +97,9 @@ REFUSED_EXECUTABLE = (
     "Ce fichier est un programme ou un script : il est refusé, même renommé. "
     "Types acceptés : " + ACCEPTED_TYPES_LABEL + "."
 )
-REFUSED_TYPE = "Ce type de fichier n'est pas accepté. Types acceptés : " + ACCEPTED_TYPES_LABEL + "."
+REFUSED_TYPE = (
+    "Ce type de fichier n'est pas accepté. Types acceptés : " + ACCEPTED_TYPES_LABEL + "."
+)
 
 
 # --- content sniffing -------------------------------------------------------------------------
@@ -220,6 +224,15 @@ def clean_url(raw: str | None) -> str:
     return url
 
 
+def safe_href(url: str | None) -> str | None:
+    """The URL if it is still a valid http(s) address (checked again when rendering, in case
+    a row was written by another path), else None: never a javascript: link."""
+    try:
+        return clean_url(url)
+    except InvalidInput:
+        return None
+
+
 # --- storage --------------------------------------------------------------------------------
 
 
@@ -247,8 +260,9 @@ def _write_stream(stream: IO[bytes], max_bytes: int) -> tuple[str, int]:
             while chunk := stream.read(CHUNK):
                 size += len(chunk)
                 if size > max_bytes:
+                    limit = _megabytes(max_bytes)
                     raise InvalidInput(
-                        f"Le fichier dépasse la taille maximale autorisée ({_megabytes(max_bytes)})."
+                        f"Le fichier dépasse la taille maximale autorisée ({limit})."
                     )
                 out.write(chunk)
     except BaseException:
@@ -265,14 +279,15 @@ def _megabytes(size: int) -> str:
 def human_size(size: int) -> str:
     """1,4 Mo · 230 Ko · 12 octets."""
     if size >= 1024 * 1024:
-        return f"{size / (1024 * 1024):.1f} Mo".replace(".", ",")
+        text = f"{size / (1024 * 1024):.1f}".removesuffix(".0")
+        return f"{text} Mo".replace(".", ",")
     if size >= 1024:
         return f"{size / 1024:.0f} Ko"
     return f"{size} octet{'s' if size > 1 else ''}"
 
 
 def _session_list(session: Session, key: str) -> list[str]:
-    return session.info.setdefault(key, [])  # type: ignore[no-any-return]
+    return session.info.setdefault(key, [])
 
 
 def delete_files_after_commit(stored_names: Iterable[str | None]) -> None:
@@ -340,7 +355,9 @@ def add_file(
     return attachment
 
 
-def add_url(sheet: ActivitySheet, user: User, url: str | None, label: str | None = "") -> Attachment:
+def add_url(
+    sheet: ActivitySheet, user: User, url: str | None, label: str | None = ""
+) -> Attachment:
     """Link a web page to the sheet (http/https only)."""
     clean = clean_url(url)
     title = (label or "").strip()[:MAX_NAME_LENGTH]

@@ -92,9 +92,7 @@ def clear_failures(email: str, ip: str) -> None:
 
 
 def purge_old_attempts(older_than: datetime) -> None:
-    db.session.execute(
-        delete(LoginAttempt).where(or_(LoginAttempt.at < older_than))
-    )
+    db.session.execute(delete(LoginAttempt).where(or_(LoginAttempt.at < older_than)))
 
 
 def end_all_sessions(user: User) -> None:

@@ -9,6 +9,7 @@ streams are then told to resync, since events may have been lost meanwhile."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -81,7 +82,10 @@ class RedisBroker:
             pubsub: Any = None
             try:
                 client = redis.Redis.from_url(
-                    self.url, socket_connect_timeout=2, health_check_interval=30
+                    self.url,
+                    socket_connect_timeout=2,
+                    health_check_interval=30,
+                    client_name=f"{self.prefix.rstrip(':')}-listener-{os.getpid()}",
                 )
                 pubsub = client.pubsub()
                 pubsub.psubscribe(self.prefix + "*")
@@ -108,13 +112,14 @@ class RedisBroker:
                     backoff = min(backoff * 2, 10.0)
             finally:
                 if pubsub is not None:
-                    try:
+                    with contextlib.suppress(Exception):  # closing a broken connection
                         pubsub.close()
-                    except Exception:  # noqa: S110  (closing a broken connection)
-                        pass
 
     def listener_count(self, topic: str | None = None) -> int:
         return self.local.listener_count(topic)
+
+    def end_all(self) -> None:
+        self.local.end_all()
 
     def close(self) -> None:
         self._stop.set()

@@ -141,10 +141,10 @@ def load() -> DemoSummary:
     levels = {
         "2": Level(name="Seconde Bac Pro MTNE", framework=frameworks["BACPRO-MELEC"], position=1),
         "1": Level(name="Première Bac Pro MELEC", framework=frameworks["BACPRO-MELEC"], position=2),
-        "T": Level(name="Terminale Bac Pro MELEC", framework=frameworks["BACPRO-MELEC"], position=3),
-        "BTS": Level(
-            name="Première année de BTS MS", framework=frameworks["BTS-MS-A"], position=4
+        "T": Level(
+            name="Terminale Bac Pro MELEC", framework=frameworks["BACPRO-MELEC"], position=3
         ),
+        "BTS": Level(name="Première année de BTS MS", framework=frameworks["BTS-MS-A"], position=4),
     }
     classes = {
         "2": ClassGroup(name="2MTNE", level=levels["2"]),
@@ -155,20 +155,46 @@ def load() -> DemoSummary:
     db.session.add_all([*levels.values(), *classes.values()])
 
     db.session.add(
-        Admin(email="admin@demo.passerelle.fr", first_name="Claire", last_name="Vasseur",
-              password_hash=password)
+        Admin(
+            email="admin@demo.passerelle.fr",
+            first_name="Claire",
+            last_name="Vasseur",
+            password_hash=password,
+        )
     )
-    prof = Teacher(email="prof@demo.passerelle.fr", first_name="Marc", last_name="Delaunay",
-                   password_hash=password, levels=list(levels.values()))
-    prof2 = Teacher(email="prof2@demo.passerelle.fr", first_name="Sophie", last_name="Kerbrat",
-                    password_hash=password, levels=[levels["BTS"], levels["T"]])
-    tutor = Tutor(email="tuteur@demo.passerelle.fr", first_name="Jean", last_name="Martin",
-                  tutor_kind="internship", company_name=COMPANIES[0][0],
-                  job_title="Chef d'équipe électricien", phone="06 12 34 56 78",
-                  password_hash=password)
-    master = Tutor(email="maitre@demo.passerelle.fr", first_name="Nadia", last_name="Haddad",
-                   tutor_kind="apprenticeship", company_name="Maintenance Industrielle Vilaine",
-                   job_title="Responsable maintenance", password_hash=password)
+    prof = Teacher(
+        email="prof@demo.passerelle.fr",
+        first_name="Marc",
+        last_name="Delaunay",
+        password_hash=password,
+        levels=list(levels.values()),
+    )
+    prof2 = Teacher(
+        email="prof2@demo.passerelle.fr",
+        first_name="Sophie",
+        last_name="Kerbrat",
+        password_hash=password,
+        levels=[levels["BTS"], levels["T"]],
+    )
+    tutor = Tutor(
+        email="tuteur@demo.passerelle.fr",
+        first_name="Jean",
+        last_name="Martin",
+        tutor_kind="internship",
+        company_name=COMPANIES[0][0],
+        job_title="Chef d'équipe électricien",
+        phone="06 12 34 56 78",
+        password_hash=password,
+    )
+    master = Tutor(
+        email="maitre@demo.passerelle.fr",
+        first_name="Nadia",
+        last_name="Haddad",
+        tutor_kind="apprenticeship",
+        company_name="Maintenance Industrielle Vilaine",
+        job_title="Responsable maintenance",
+        password_hash=password,
+    )
     db.session.add_all([prof, prof2, tutor, master])
 
     learners: dict[str, list[Learner]] = {}
@@ -186,11 +212,14 @@ def load() -> DemoSummary:
             elif key == "BTS" and i == 0:
                 email = "apprenti@demo.passerelle.fr"
             learner = Learner(
-                first_name=first, last_name=last, email=email,
+                first_name=first,
+                last_name=last,
+                email=email,
                 password_hash=password if email else None,
                 learner_status="apprentice" if apprentice else "pupil",
                 birth_date=date(2008 - (key == "BTS") * 2, 1 + i, 3 + i * 4),
-                class_group=group, external_id=f"demo-{key}-{i}",
+                class_group=group,
+                external_id=f"demo-{key}-{i}",
             )
             learners[key].append(learner)
             db.session.add(learner)
@@ -198,7 +227,9 @@ def load() -> DemoSummary:
     db.session.flush()
 
     annex_t = PedagogicalAnnex(
-        level=levels["T"], name="PFMP de Terminale", created_by_id=prof.id,
+        level=levels["T"],
+        name="PFMP de Terminale",
+        created_by_id=prof.id,
         objectives="Réaliser en autonomie une installation électrique complète et sa mise en "
         "service.\nCommuniquer avec le client et l'équipe.",
         activities="Préparation des opérations\nRéalisation et mise en service\nMaintenance",
@@ -207,20 +238,48 @@ def load() -> DemoSummary:
     db.session.flush()
 
     pfmp1 = _period(
-        "PFMP 1 - TMELEC", levels["T"], annex_t, prof, learners["T"],
-        date(2026, 9, 14), date(2026, 10, 9), {learners["T"][0].id: tutor}, summary,
+        "PFMP 1 - TMELEC",
+        levels["T"],
+        annex_t,
+        prof,
+        learners["T"],
+        date(2026, 9, 14),
+        date(2026, 10, 9),
+        {learners["T"][0].id: tutor},
+        summary,
     )
     pfmp2 = _period(
-        "PFMP 2 - TMELEC", levels["T"], annex_t, prof, learners["T"],
-        date(2026, 11, 16), date(2026, 12, 11), {learners["T"][0].id: tutor}, summary,
+        "PFMP 2 - TMELEC",
+        levels["T"],
+        annex_t,
+        prof,
+        learners["T"],
+        date(2026, 11, 16),
+        date(2026, 12, 11),
+        {learners["T"][0].id: tutor},
+        summary,
     )
     bts = _period(
-        "Période 1 - Apprentis - 1BTS MS", levels["BTS"], None, prof2, learners["BTS"][:3],
-        date(2026, 10, 5), date(2026, 10, 30), {learners["BTS"][0].id: master}, summary,
+        "Période 1 - Apprentis - 1BTS MS",
+        levels["BTS"],
+        None,
+        prof2,
+        learners["BTS"][:3],
+        date(2026, 10, 5),
+        date(2026, 10, 30),
+        {learners["BTS"][0].id: master},
+        summary,
     )
     _period(
-        "PFMP 1 - 1MELEC", levels["1"], None, prof, learners["1"],
-        date(2027, 1, 11), date(2027, 2, 5), {}, summary,
+        "PFMP 1 - 1MELEC",
+        levels["1"],
+        None,
+        prof,
+        learners["1"],
+        date(2027, 1, 11),
+        date(2027, 2, 5),
+        {},
+        summary,
     )
     db.session.flush()
 
@@ -240,14 +299,22 @@ def load() -> DemoSummary:
     _attachments(pfmp2.portfolios[0].sheets[0], upload_dir)
     for index, portfolio in enumerate(bts.portfolios):
         _fill_sheets(portfolio, portfolio.sheets[:3], prof2, read=index == 1)
-        _company(portfolio, ("Maintenance Industrielle Vilaine", "81234567800019",
-                             "Parc d'activités de la Janais, 35131 Chartres-de-Bretagne"),
-                 master if index == 0 else None)
+        _company(
+            portfolio,
+            (
+                "Maintenance Industrielle Vilaine",
+                "81234567800019",
+                "Parc d'activités de la Janais, 35131 Chartres-de-Bretagne",
+            ),
+            master if index == 0 else None,
+        )
         _assessment(portfolio, prof2, master if index == 0 else None, index == 1, summary)
     # A free sheet for the demo pupil.
     db.session.add(
         ActivitySheet(
-            learner_id=learners["T"][0].id, kind=SheetKind.FREE, title="Stage d'observation (juin)",
+            learner_id=learners["T"][0].id,
+            kind=SheetKind.FREE,
+            title="Stage d'observation (juin)",
             description="Une semaine d'observation dans une entreprise de domotique.",
             learner_updated_at=_at(date(2026, 6, 20)),
         )
@@ -263,32 +330,55 @@ def _at(day: date, hour: int = 17) -> datetime:
 
 
 def _period(
-    name: str, level: Level, annex: PedagogicalAnnex | None, teacher: Teacher,
-    learners: list[Learner], start: date, end: date, tutors: dict[int, Tutor],
+    name: str,
+    level: Level,
+    annex: PedagogicalAnnex | None,
+    teacher: Teacher,
+    learners: list[Learner],
+    start: date,
+    end: date,
+    tutors: dict[int, Tutor],
     summary: DemoSummary,
 ) -> Period:
     period = Period(
-        name=name, level=level, annex=annex, start_date=start, end_date=end,
+        name=name,
+        level=level,
+        annex=annex,
+        start_date=start,
+        end_date=end,
         created_by_id=teacher.id,
-        objectives=annex.objectives if annex else "Découvrir les métiers de l'entreprise et "
-        "s'intégrer à une équipe.",
+        objectives=annex.objectives
+        if annex
+        else "Découvrir les métiers de l'entreprise et s'intégrer à une équipe.",
         activities=annex.activities if annex else "Activités de préparation et de réalisation.",
     )
     db.session.add(period)
     db.session.flush()
     for learner in learners:
         tutor = tutors.get(learner.id)
-        portfolio = Portfolio(period=period, learner_id=learner.id,
-                              referent_teacher_id=teacher.id,
-                              tutor_id=tutor.id if tutor else None)
+        portfolio = Portfolio(
+            period=period,
+            learner_id=learner.id,
+            referent_teacher_id=teacher.id,
+            tutor_id=tutor.id if tutor else None,
+        )
         db.session.add(portfolio)
-        db.session.add(LiaisonSheet(portfolio=portfolio, objectives=period.objectives,
-                                    activities=period.activities))
+        db.session.add(
+            LiaisonSheet(
+                portfolio=portfolio, objectives=period.objectives, activities=period.activities
+            )
+        )
         for position, (year, week) in enumerate(timefmt.iso_weeks(start, end)):
             db.session.add(
-                ActivitySheet(learner_id=learner.id, portfolio=portfolio, kind=SheetKind.WEEK,
-                              iso_year=year, iso_week=week, position=position,
-                              title=timefmt.week_title(year, week))
+                ActivitySheet(
+                    learner_id=learner.id,
+                    portfolio=portfolio,
+                    kind=SheetKind.WEEK,
+                    iso_year=year,
+                    iso_week=week,
+                    position=position,
+                    title=timefmt.week_title(year, week),
+                )
             )
     summary.periods += 1
     db.session.flush()
@@ -300,11 +390,13 @@ def _framework_of(portfolio: Portfolio) -> Framework:
     return portfolio.period.level.framework
 
 
-def _fill_sheets(portfolio: Portfolio, sheets: list[ActivitySheet], teacher: Teacher,
-                 read: bool) -> None:
+def _fill_sheets(
+    portfolio: Portfolio, sheets: list[ActivitySheet], teacher: Teacher, read: bool
+) -> None:
     framework = _framework_of(portfolio)
-    tasks = list(db.session.scalars(
-        select(Task).where(Task.framework_id == framework.id).order_by(Task.id)))
+    tasks = list(
+        db.session.scalars(select(Task).where(Task.framework_id == framework.id).order_by(Task.id))
+    )
     for index, sheet in enumerate(sheets):
         description, analysis = DESCRIPTIONS[index % len(DESCRIPTIONS)]
         sheet.company = ""
@@ -315,27 +407,50 @@ def _fill_sheets(portfolio: Portfolio, sheets: list[ActivitySheet], teacher: Tea
         sheet.learner_updated_at = _at(monday)
         task = tasks[(index * 3) % len(tasks)]
         sheet.activity_id = task.activity_id
-        db.session.add(SheetTask(sheet=sheet, task_id=task.id, ticked_by_learner=True,
-                                 confirmed_by_id=teacher.id if read else None,
-                                 confirmed_at=_at(monday, 19) if read else None))
+        db.session.add(
+            SheetTask(
+                sheet=sheet,
+                task_id=task.id,
+                ticked_by_learner=True,
+                confirmed_by_id=teacher.id if read else None,
+                confirmed_at=_at(monday, 19) if read else None,
+            )
+        )
         if read:
             for competency in task.competencies[:2]:
                 if competency.position % 2 == 0 and competency.criteria:
-                    db.session.add(SheetCompetency(sheet=sheet, task_id=task.id,
-                                                   competency_id=competency.id, mode="criteria"))
+                    db.session.add(
+                        SheetCompetency(
+                            sheet=sheet,
+                            task_id=task.id,
+                            competency_id=competency.id,
+                            mode="criteria",
+                        )
+                    )
                     for criterion in competency.criteria[:3]:
-                        db.session.add(SheetCriterion(sheet=sheet, task_id=task.id,
-                                                      criterion_id=criterion.id))
+                        db.session.add(
+                            SheetCriterion(sheet=sheet, task_id=task.id, criterion_id=criterion.id)
+                        )
                 else:
-                    db.session.add(SheetCompetency(sheet=sheet, task_id=task.id,
-                                                   competency_id=competency.id, mode="global"))
-            db.session.add(SheetRead(sheet_id=sheet.id, teacher_id=teacher.id,
-                                     read_at=_at(monday, 20)))
+                    db.session.add(
+                        SheetCompetency(
+                            sheet=sheet, task_id=task.id, competency_id=competency.id, mode="global"
+                        )
+                    )
+            db.session.add(
+                SheetRead(sheet_id=sheet.id, teacher_id=teacher.id, read_at=_at(monday, 20))
+            )
         if portfolio.journal_entries is not None and index == 0:
             for offset in range(3):
                 day = date.fromisocalendar(sheet.iso_year or 2026, sheet.iso_week or 1, 1 + offset)
-                db.session.add(JournalEntry(portfolio=portfolio, entry_date=day, hours=7,
-                                            description=description.split(":")[0] + "."))
+                db.session.add(
+                    JournalEntry(
+                        portfolio=portfolio,
+                        entry_date=day,
+                        hours=7,
+                        description=description.split(":")[0] + ".",
+                    )
+                )
 
 
 def _company(portfolio: Portfolio, company: tuple[str, str, str], tutor: Tutor | None) -> None:
@@ -354,8 +469,14 @@ def _company(portfolio: Portfolio, company: tuple[str, str, str], tutor: Tutor |
         liaison.tutor_email = "p.lemaire@example.fr"
 
 
-def _assessment(portfolio: Portfolio, teacher: Teacher, tutor: Tutor | None, completed: bool,
-                summary: DemoSummary, rate: bool = True) -> None:
+def _assessment(
+    portfolio: Portfolio,
+    teacher: Teacher,
+    tutor: Tutor | None,
+    completed: bool,
+    summary: DemoSummary,
+    rate: bool = True,
+) -> None:
     assessment = Assessment(portfolio=portfolio)
     db.session.add(assessment)
     summary.assessments += 1
@@ -363,43 +484,84 @@ def _assessment(portfolio: Portfolio, teacher: Teacher, tutor: Tutor | None, com
         return
     db.session.flush()
     framework = _framework_of(portfolio)
-    selected_criteria = list(db.session.scalars(
-        select(Criterion).join(SheetCriterion, SheetCriterion.criterion_id == Criterion.id)
-        .join(ActivitySheet, SheetCriterion.sheet_id == ActivitySheet.id)
-        .where(ActivitySheet.portfolio_id == portfolio.id).distinct()))
-    selected_global = list(db.session.scalars(
-        select(Competency).join(SheetCompetency, SheetCompetency.competency_id == Competency.id)
-        .join(ActivitySheet, SheetCompetency.sheet_id == ActivitySheet.id)
-        .where(ActivitySheet.portfolio_id == portfolio.id, SheetCompetency.mode == "global")
-        .distinct()))
+    selected_criteria = list(
+        db.session.scalars(
+            select(Criterion)
+            .join(SheetCriterion, SheetCriterion.criterion_id == Criterion.id)
+            .join(ActivitySheet, SheetCriterion.sheet_id == ActivitySheet.id)
+            .where(ActivitySheet.portfolio_id == portfolio.id)
+            .distinct()
+        )
+    )
+    selected_global = list(
+        db.session.scalars(
+            select(Competency)
+            .join(SheetCompetency, SheetCompetency.competency_id == Competency.id)
+            .join(ActivitySheet, SheetCompetency.sheet_id == ActivitySheet.id)
+            .where(ActivitySheet.portfolio_id == portfolio.id, SheetCompetency.mode == "global")
+            .distinct()
+        )
+    )
     codes = [level.code for level in framework.scale]
     meeting = portfolio.period.end_date
     moment = _at(meeting, 10)
     values: list[tuple[str, str, int | None, int | None, str]] = []
     for i, criterion in enumerate(selected_criteria):
-        values.append((f"criterion:{criterion.id}", "criterion", criterion.competency_id,
-                       criterion.id, codes[2 + (i % 4)]))
+        values.append(
+            (
+                f"criterion:{criterion.id}",
+                "criterion",
+                criterion.competency_id,
+                criterion.id,
+                codes[2 + (i % 4)],
+            )
+        )
     for i, competency in enumerate(selected_global):
-        values.append((f"competency:{competency.id}", "competency", competency.id, None,
-                       codes[3 + (i % 3)]))
+        values.append(
+            (f"competency:{competency.id}", "competency", competency.id, None, codes[3 + (i % 3)])
+        )
     values.append(("engagement", "engagement", None, None, "3"))
     values.append(("meeting_date", "meeting_date", None, None, meeting.isoformat()))
-    values.append(("comment", "comment", None, None,
-                   "Apprenant sérieux et impliqué. Continuer à gagner en autonomie sur les "
-                   "mesures."))
+    values.append(
+        (
+            "comment",
+            "comment",
+            None,
+            None,
+            "Apprenant sérieux et impliqué. Continuer à gagner en autonomie sur les mesures.",
+        )
+    )
     for i, (key, kind, competency_id, criterion_id, value) in enumerate(values):
         author = tutor if (tutor is not None and i % 2) else teacher
         role = "tutor" if isinstance(author, Tutor) else "teacher"
-        item = AssessmentItem(assessment=assessment, item_key=key, kind=kind,
-                              competency_id=competency_id, criterion_id=criterion_id,
-                              value=value, version=1, author_id=author.id, author_role=role,
-                              device_time=moment, server_time=moment + timedelta(seconds=2))
+        item = AssessmentItem(
+            assessment=assessment,
+            item_key=key,
+            kind=kind,
+            competency_id=competency_id,
+            criterion_id=criterion_id,
+            value=value,
+            version=1,
+            author_id=author.id,
+            author_role=role,
+            device_time=moment,
+            server_time=moment + timedelta(seconds=2),
+        )
         db.session.add(item)
-        db.session.add(AssessmentItemChange(item=item, change_uuid=str(uuid4()), value=value,
-                                            previous_value=None, base_version=0,
-                                            resulting_version=1, author_id=author.id,
-                                            author_role=role, device_time=moment,
-                                            server_time=moment + timedelta(seconds=2)))
+        db.session.add(
+            AssessmentItemChange(
+                item=item,
+                change_uuid=str(uuid4()),
+                value=value,
+                previous_value=None,
+                base_version=0,
+                resulting_version=1,
+                author_id=author.id,
+                author_role=role,
+                device_time=moment,
+                server_time=moment + timedelta(seconds=2),
+            )
+        )
     if completed:
         assessment.status = "completed"
         assessment.completed_at = _at(meeting, 12)
@@ -419,21 +581,44 @@ def _png() -> bytes:
     import zlib
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(
-            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     raw = b"".join(b"\x00" + b"\x1f\x4e\x79" * 16 for _ in range(16))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 16, 16, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 16, 16, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _attachments(sheet: ActivitySheet, upload_dir: Path) -> None:
-    for name, content, ctype in [("schema-armoire.pdf", _PDF, "application/pdf"),
-                                 ("photo-tableau.png", _png(), "image/png")]:
+    for name, content, ctype in [
+        ("schema-armoire.pdf", _PDF, "application/pdf"),
+        ("photo-tableau.png", _png(), "image/png"),
+    ]:
         stored = secrets.token_hex(16)
         (upload_dir / stored).write_bytes(content)
-        db.session.add(Attachment(sheet=sheet, kind="file", original_name=name,
-                                  stored_name=stored, content_type=ctype, size=len(content)))
-    db.session.add(Attachment(sheet=sheet, kind="url",
-                              url="https://fr.wikipedia.org/wiki/Tableau_%C3%A9lectrique",
-                              original_name="Tableau électrique (Wikipédia)"))
+        db.session.add(
+            Attachment(
+                sheet=sheet,
+                kind="file",
+                original_name=name,
+                stored_name=stored,
+                content_type=ctype,
+                size=len(content),
+            )
+        )
+    db.session.add(
+        Attachment(
+            sheet=sheet,
+            kind="url",
+            url="https://fr.wikipedia.org/wiki/Tableau_%C3%A9lectrique",
+            original_name="Tableau électrique (Wikipédia)",
+        )
+    )

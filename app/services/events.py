@@ -17,6 +17,8 @@ import logging
 import queue
 import re
 import threading
+import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -32,6 +34,8 @@ TOPIC = re.compile(r"^[a-z_]+:\d+$")
 KIND = re.compile(r"^[a-z_]{1,40}$")
 ID_TEXT = re.compile(r"^[A-Za-z0-9_:.-]{1,64}$")  # item keys such as "criterion:12"
 RESYNC = "resync"  # delivered to every stream when events may have been lost
+ENDED = "ended"  # the stream should end now (the server process is stopping)
+INTERNAL_KINDS = frozenset({RESYNC, ENDED})
 INBOX_SIZE = 1000
 
 
@@ -43,7 +47,7 @@ class Event:
     origin: str | None = None  # client id of the tab that made the change
 
     def __post_init__(self) -> None:
-        if self.kind != RESYNC and not TOPIC.match(self.topic):
+        if self.kind not in INTERNAL_KINDS and not TOPIC.match(self.topic):
             raise ValueError(f"bad event topic {self.topic!r}")
         if not KIND.match(self.kind):
             raise ValueError(f"bad event kind {self.kind!r}")
@@ -92,6 +96,10 @@ def resync_event() -> Event:
     return Event(topic="*", kind=RESYNC)
 
 
+def ended_event() -> Event:
+    return Event(topic="*", kind=ENDED)
+
+
 class Subscription:
     """One stream's inbox. When it overflows (a stuck reader) or the broker lost its link,
     the next `get` answers a resync so the page refreshes instead of silently missing data."""
@@ -100,6 +108,7 @@ class Subscription:
         self.topics = frozenset(topics)
         self._inbox: queue.Queue[Event] = queue.Queue(maxsize=INBOX_SIZE)
         self._lost = threading.Event()
+        self._ended = threading.Event()
 
     def put(self, event: Event) -> None:
         try:
@@ -109,17 +118,47 @@ class Subscription:
 
     def mark_lost(self) -> None:
         self._lost.set()
+        self.put(resync_event())  # wakes a reader blocked in `get`
+
+    def end(self) -> None:
+        self._ended.set()
+        self.put(ended_event())
 
     def get(self, timeout: float) -> Event | None:
         """The next event, or None after `timeout` seconds without one."""
-        if self._lost.is_set():
-            self._lost.clear()
-            self._drain()
-            return resync_event()
-        try:
-            return self._inbox.get(timeout=timeout)
-        except queue.Empty:
-            return None
+        if self._ended.is_set():
+            return ended_event()
+        if not self._lost.is_set():
+            try:
+                event = self._inbox.get(timeout=timeout)
+            except queue.Empty:
+                return None
+            if event.kind == ENDED:
+                return ended_event()
+            if event.kind != RESYNC:
+                return event
+        self._lost.clear()
+        self._drain()
+        return resync_event()
+
+    def get_burst(self, timeout: float, window: float) -> list[Event]:
+        """The next event and those that follow it within `window` seconds (a burst), or []
+        after `timeout` seconds without any. Ending and resync come alone, at once."""
+        first = self.get(timeout)
+        if first is None:
+            return []
+        burst = [first]
+        if first.kind in INTERNAL_KINDS:
+            return burst
+        deadline = time.monotonic() + window
+        while (remaining := deadline - time.monotonic()) > 0:
+            event = self.get(remaining)
+            if event is None:
+                break
+            if event.kind in INTERNAL_KINDS:
+                return [event]
+            burst.append(event)
+        return burst
 
     def _drain(self) -> None:
         while True:
@@ -134,6 +173,7 @@ class Broker(Protocol):
     def subscribe(self, topics: list[str]) -> Subscription: ...
     def unsubscribe(self, subscription: Subscription) -> None: ...
     def listener_count(self, topic: str | None = None) -> int: ...
+    def end_all(self) -> None: ...
     def close(self) -> None: ...
 
 
@@ -172,6 +212,12 @@ class InProcessBroker:
         for target in targets:
             target.mark_lost()
 
+    def end_all(self) -> None:
+        with self._lock:
+            targets = {s for subscribers in self._subscribers.values() for s in subscribers}
+        for target in targets:
+            target.end()
+
     def listener_count(self, topic: str | None = None) -> int:
         with self._lock:
             if topic is not None:
@@ -181,6 +227,18 @@ class InProcessBroker:
     def close(self) -> None:
         with self._lock:
             self._subscribers.clear()
+
+
+# Every broker of this process, so a stopping server process can end its streams.
+_brokers: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def end_all_streams() -> None:
+    """End every open stream of this process at once (called when a gunicorn worker stops,
+    see gunicorn.conf.py): browsers reconnect, to another worker, instead of the worker
+    waiting for its graceful timeout."""
+    for live_broker in list(_brokers):
+        live_broker.end_all()
 
 
 def init_app(app: Flask) -> None:
@@ -193,10 +251,11 @@ def init_app(app: Flask) -> None:
     else:
         live_broker = InProcessBroker()
     app.extensions["passerelle_broker"] = live_broker
+    _brokers.add(live_broker)
 
 
 def broker() -> Broker:
-    return current_app.extensions["passerelle_broker"]  # type: ignore[no-any-return]
+    return current_app.extensions["passerelle_broker"]
 
 
 def request_client_id() -> str | None:

@@ -201,7 +201,7 @@ def _load(path: Path) -> Any:
             raise FrameworkFileError(source, [f"JSON invalide : {exc}"]) from None
     if suffix in (".yaml", ".yml"):
         try:
-            return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader subclass)
+            return yaml.load(text, Loader=_StrictLoader)  # noqa: S506  # nosec B506  # SafeLoader subclass
         except yaml.MarkedYAMLError as exc:
             where = ""
             if exc.problem_mark is not None:
@@ -631,8 +631,9 @@ def import_framework(data: FrameworkData) -> ImportReport:
     added, entries no longer in the file are deleted. The scale is the file's or DEFAULT_SCALE.
     Flushes, never commits. Existing rows are loaded in a fixed number of queries.
 
-    Deleting an entry cascades in the database to what refers to it (ticked tasks of sheets,
-    assessment items): removing a code from a file in use removes those too.
+    An entry that learners' work already refers to (sheet selections, assessment ratings,
+    journal entries, interim reviews) is never deleted: the import is refused with the list of
+    those entries, since deleting it would silently erase that work.
     """
     session = db.session
     d = data.diploma
@@ -749,6 +750,7 @@ def import_framework(data: FrameworkData) -> ImportReport:
     # off): a task moved out of an activity that is going away must be saved under its new
     # parent before that delete, or the delete-orphan cascade would take it along.
     session.flush()
+    _refuse_removing_used_entries(data.source, old_tasks, old_competencies, old_criteria)
     removed: list[tuple[str, dict[str, Any]]] = [
         ("criteria", old_criteria),
         ("competencies", old_competencies),
@@ -765,6 +767,50 @@ def import_framework(data: FrameworkData) -> ImportReport:
         counts["links"].deleted += len(competency.tasks)
     session.flush()
     return report
+
+
+def _refuse_removing_used_entries(
+    source: str,
+    tasks: dict[str, Task],
+    competencies: dict[str, Competency],
+    criteria: dict[str, Criterion],
+) -> None:
+    """Raise FrameworkFileError when an entry the file drops is used by learners' work."""
+    from app.models import (
+        AssessmentItem,
+        InterimReviewPosition,
+        SheetCompetency,
+        SheetCriterion,
+        SheetTask,
+    )
+    from app.models.sheet import journal_entry_tasks
+
+    task_ids = [t.id for t in tasks.values()]
+    competency_ids = [c.id for c in competencies.values()]
+    # Criteria of a removed competency go with it.
+    criterion_ids = [c.id for c in criteria.values()]
+    used: set[int] = set()
+    checks = [
+        (SheetTask.task_id, task_ids),
+        (journal_entry_tasks.c.task_id, task_ids),
+        (SheetCompetency.competency_id, competency_ids),
+        (AssessmentItem.competency_id, competency_ids),
+        (InterimReviewPosition.competency_id, competency_ids),
+        (SheetCriterion.criterion_id, criterion_ids),
+        (AssessmentItem.criterion_id, criterion_ids),
+    ]
+    for column, ids in checks:
+        if ids:
+            used.update(db.session.scalars(select(column).where(column.in_(ids)).distinct()))
+    problems = [
+        f"{kind} {row.code} : retirée du fichier mais déjà utilisée par des fiches ou des "
+        "bilans ; gardez-la dans le fichier"
+        for kind, rows in (("tâche", tasks), ("compétence", competencies), ("critère", criteria))
+        for row in rows.values()
+        if row.id in used
+    ]
+    if problems:
+        raise FrameworkFileError(source, problems)
 
 
 def _import_scale(

@@ -149,9 +149,12 @@ def decode_csv(data: bytes) -> str:
         )
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
-            return data.decode("utf-16")
+            text = data.decode("utf-16")
         except UnicodeDecodeError:
             raise ImportFileError("Le fichier n'est pas un texte lisible.") from None
+        if "\x00" in text:
+            raise ImportFileError("Ce fichier n'est pas un fichier texte CSV (contenu binaire).")
+        return text
     if b"\x00" in data:
         raise ImportFileError(
             "Ce fichier n'est pas un fichier texte CSV (contenu binaire). "
@@ -490,8 +493,8 @@ def plan_learners(parsed: LearnerFile, level: Level | None) -> ImportPlan:
     keys |= {name_key(r.last_name, r.first_name, r.birth_date) for r in valid if r.birth_date}
     existing: dict[str, Learner] = {}
     for batch in _batches(sorted(keys)):
-        for learner in db.session.scalars(select(Learner).where(Learner.external_id.in_(batch))):
-            existing[learner.external_id or ""] = learner
+        for found in db.session.scalars(select(Learner).where(Learner.external_id.in_(batch))):
+            existing[found.external_id or ""] = found
     emails = sorted({row.email for row in valid if row.email})
     email_owner: dict[str, User] = {}
     for batch in _batches(emails):
@@ -507,7 +510,7 @@ def plan_learners(parsed: LearnerFile, level: Level | None) -> ImportPlan:
         if row.error is not None:
             planned.reason = row.error
             continue
-        learner = existing.get(row.key)
+        learner: Learner | None = existing.get(row.key)
         if learner is None and row.ine and row.birth_date:
             # A file with INE after one without: find the learner by name and birth date.
             learner = existing.get(name_key(row.last_name, row.first_name, row.birth_date))

@@ -13,8 +13,10 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, cast
 
 from sqlalchemy import select, update
+from sqlalchemy.engine import CursorResult
 
 from app.errors import DomainError, InvalidInput, NotFound
 from app.extensions import db
@@ -200,6 +202,19 @@ def latest_invitation(user: User) -> Invitation | None:
     )
 
 
+def pending_invitation(user: User) -> Invitation | None:
+    """The user's latest invitation if it can still be used."""
+    invitation = latest_invitation(user)
+    if (
+        invitation is None
+        or invitation.used_at is not None
+        or invitation.revoked_at is not None
+        or invitation.expires_at <= utcnow()
+    ):
+        return None
+    return invitation
+
+
 def find_invitation(token: str) -> Invitation:
     """The usable invitation behind a token; NotFound or InvitationGone with a French
     message otherwise. Reading never consumes it."""
@@ -236,13 +251,16 @@ def accept_invitation(token: str, password: str) -> User:
     invitation = find_invitation(token)
     auth.check_password_strength(password)
     # Claim the link atomically: of two concurrent submissions only one updates the row.
-    claimed = db.session.execute(
-        update(Invitation)
-        .where(Invitation.id == invitation.id, Invitation.used_at.is_(None))
-        .values(used_at=utcnow())
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if claimed != 1:
+    claimed = cast(
+        "CursorResult[Any]",
+        db.session.execute(
+            update(Invitation)
+            .where(Invitation.id == invitation.id, Invitation.used_at.is_(None))
+            .values(used_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    if claimed.rowcount != 1:
         raise InvitationGone("Ce lien d'invitation a déjà été utilisé.")
     db.session.refresh(invitation)
     user = invitation.user

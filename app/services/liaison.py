@@ -53,10 +53,8 @@ def normalize_siret(value: str | None, *, required: bool = True) -> str:
             "company_siret",
             "Le numéro SIRET compte exactement 14 chiffres (les espaces sont acceptés).",
         )
-    valid = (
-        sum(int(c) for c in digits) % 5 == 0
-        if digits.startswith(LA_POSTE_SIREN)
-        else luhn_ok(digits)
+    valid = luhn_ok(digits) or (
+        digits.startswith(LA_POSTE_SIREN) and sum(int(c) for c in digits) % 5 == 0
     )
     if not valid:
         raise FieldError(
@@ -75,9 +73,7 @@ def normalize_phone(value: str | None, field_name: str, *, required: bool) -> st
         return ""
     digit_count = sum(c.isdigit() for c in phone)
     if not _PHONE_CHARS.match(phone) or not 8 <= digit_count <= 15 or len(phone) > 30:
-        raise FieldError(
-            field_name, "Numéro de téléphone invalide : par exemple 02 99 12 34 56."
-        )
+        raise FieldError(field_name, "Numéro de téléphone invalide : par exemple 02 99 12 34 56.")
     return phone
 
 
@@ -133,9 +129,7 @@ def update_place(actor: User, sheet: LiaisonSheet, data: PlaceInput) -> LiaisonS
             data.company_address, "company_address", "Indiquez l'adresse de l'entreprise.", 1000
         ),
         "company_phone": normalize_phone(data.company_phone, "company_phone", required=True),
-        "tutor_name": _required(
-            data.tutor_name, "tutor_name", "Indiquez le nom du tuteur.", 160
-        ),
+        "tutor_name": _required(data.tutor_name, "tutor_name", "Indiquez le nom du tuteur.", 160),
         "tutor_role": _required(
             data.tutor_role, "tutor_role", "Indiquez la fonction du tuteur.", 120
         ),

@@ -124,7 +124,9 @@ def _later(changed: datetime, read: datetime) -> bool:
     return changed > read
 
 
-def load_period_folders(user: User, period: Period, only_portfolio: int | None = None) -> list[Folder]:
+def load_period_folders(
+    user: User, period: Period, only_portfolio: int | None = None
+) -> list[Folder]:
     """One folder per learner of the period, with sheets and read state: 4 queries."""
     query = (
         select(Portfolio)

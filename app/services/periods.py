@@ -14,7 +14,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import func, select, union
+from sqlalchemy import func, or_, select, union
 from sqlalchemy.orm import joinedload, selectinload
 
 from app import timefmt
@@ -184,8 +184,12 @@ def _tasks_of_level(level: Level, task_ids: Collection[int]) -> list[Task]:
     return tasks
 
 
-def resolve_learners(level: Level, data: PeriodInput) -> list[Learner]:
-    """The learners of the level picked one by one or through their whole class."""
+def resolve_learners(
+    level: Level, data: PeriodInput, already_in: Collection[int] = ()
+) -> list[Learner]:
+    """The learners of the level picked one by one or through their whole class. Learners
+    `already_in` the period stay acceptable even if they changed level or were anonymised
+    since, so that an unrelated edit does not drop their portfolio."""
     class_ids, learner_ids = set(data.class_ids), set(data.learner_ids)
     if not class_ids and not learner_ids:
         raise FieldError("learner_ids", "Choisissez au moins un apprenant ou une classe.")
@@ -205,11 +209,17 @@ def resolve_learners(level: Level, data: PeriodInput) -> list[Learner]:
             .where(
                 ClassGroup.level_id == level.id,
                 Learner.anonymised_at.is_(None),
-                (Learner.id.in_(learner_ids or {-1})) | (Learner.class_group_id.in_(classes or {-1})),
+                or_(
+                    Learner.id.in_(learner_ids or {-1}),
+                    Learner.class_group_id.in_(classes or {-1}),
+                ),
             )
             .order_by(Learner.last_name, Learner.first_name, Learner.id)
         )
     )
+    kept = (learner_ids & set(already_in)) - {learner.id for learner in learners}
+    if kept:
+        learners += list(db.session.scalars(select(Learner).where(Learner.id.in_(kept))))
     if not learner_ids <= {learner.id for learner in learners}:
         raise FieldError(
             "learner_ids", "Un des apprenants choisis n'existe pas ou n'appartient pas à ce niveau."
@@ -422,6 +432,7 @@ def _load_portfolios(period: Period) -> list[Portfolio]:
                 selectinload(Portfolio.liaison_sheet),
                 selectinload(Portfolio.assessment),
             )
+            .execution_options(populate_existing=True)
         )
     )
 
@@ -478,9 +489,7 @@ def meeting_dates(portfolios: list[Portfolio]) -> dict[int, date]:
 def _removal_blockers(portfolios: list[Portfolio]) -> list[str]:
     """Reasons some of these portfolios may not be deleted: a completed assessment whose
     meeting date is not earlier than the learner's last interim review (2 queries)."""
-    completed = [
-        p for p in portfolios if p.assessment is not None and p.assessment.is_completed
-    ]
+    completed = [p for p in portfolios if p.assessment is not None and p.assessment.is_completed]
     if not completed:
         return []
     dates = meeting_dates(completed)
@@ -513,9 +522,18 @@ def _removal_blockers(portfolios: list[Portfolio]) -> list[str]:
     return reasons
 
 
-def delete_blockers(period: Period) -> list[str]:
-    """Why the period may not be deleted (empty list: it may be)."""
-    return _removal_blockers(_load_portfolios(period))
+@dataclass
+class DeletionPreview:
+    blockers: list[str]  # why the period may not be deleted (empty: it may be)
+    learners: int
+    moving: int  # sheets with content that will move to the free sheets
+
+
+def deletion_preview(period: Period) -> DeletionPreview:
+    """What deleting the period would do, for the confirmation page (fixed query count)."""
+    portfolios = _load_portfolios(period)
+    keep = sheets_with_content(s for p in portfolios for s in p.sheets)
+    return DeletionPreview(_removal_blockers(portfolios), len(portfolios), len(keep))
 
 
 # --- periods: edit and delete ------------------------------------------------------------------
@@ -531,7 +549,10 @@ def update_period(actor: User, period: Period, data: PeriodInput) -> UpdateResul
     name = _validate_name(data)
     start, end = _validate_dates(data)
     level = period.level
-    learners = resolve_learners(level, data)
+    current = set(
+        db.session.scalars(select(Portfolio.learner_id).where(Portfolio.period_id == period.id))
+    )
+    learners = resolve_learners(level, data, current)
     _check_overlap(learners, start, end, period.id)
     objectives = _text(data.objectives, "objectives")
     activities = _text(data.activities, "activities")
@@ -623,7 +644,7 @@ def delete_period(actor: User, period: Period) -> int:
 
 
 def moved_message(moved: int) -> str:
-    """"7 fiches déplacées dans les fiches libres" (French plural)."""
+    """ "7 fiches déplacées dans les fiches libres" (French plural)."""
     if moved == 0:
         return "aucune fiche déplacée dans les fiches libres"
     if moved == 1:

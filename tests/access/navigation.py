@@ -52,7 +52,9 @@ CASES = [
         lambda w: f"/apprenants/{w.learner.id}",
         only({"teacher": 200, "learner": 302}),
     ),
-    Case("navigation.learner_home", "GET", lambda w: "/mes-portfolios", only({"learner": 200}, 403)),
+    Case(
+        "navigation.learner_home", "GET", lambda w: "/mes-portfolios", only({"learner": 200}, 403)
+    ),
     Case(
         "navigation.tutor_home",
         "GET",

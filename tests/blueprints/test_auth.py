@@ -45,7 +45,9 @@ def test_unknown_account_and_inactive_account_are_refused(client: Any, f: Any) -
     assert _login(client, inactive.email, PASSWORD).status_code == 422
 
 
-def test_ten_failures_throttle_the_account_even_with_the_right_password(client: Any, f: Any) -> None:
+def test_ten_failures_throttle_the_account_even_with_the_right_password(
+    client: Any, f: Any
+) -> None:
     user = f.teacher(password=PASSWORD)
     for _ in range(10):
         assert _login(client, user.email, "nope nope nope").status_code == 422
@@ -150,7 +152,11 @@ def test_password_change_ends_other_sessions(f: Any, login_as: Any) -> None:
     here, elsewhere = login_as(user), login_as(user)
     response = here.post(
         "/compte/mot-de-passe",
-        data={"current": PASSWORD, "new": "a brand new passphrase", "confirm": "a brand new passphrase"},
+        data={
+            "current": PASSWORD,
+            "new": "a brand new passphrase",
+            "confirm": "a brand new passphrase",
+        },
     )
     assert response.status_code == 302
     assert here.get(f"/periodes/{w.period.id}").status_code == 200

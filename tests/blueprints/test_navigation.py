@@ -60,7 +60,9 @@ def test_fragment_request_returns_the_shell_body_only(f: Any, login_as: Any) -> 
 def test_history_restore_gets_the_whole_page(f: Any, login_as: Any) -> None:
     w = f.world()
     headers = {**HX, "HX-History-Restore-Request": "true"}
-    body = login_as(w.teacher).get(f"/periodes/{w.period.id}", headers=headers).get_data(as_text=True)
+    body = (
+        login_as(w.teacher).get(f"/periodes/{w.period.id}", headers=headers).get_data(as_text=True)
+    )
     assert body.startswith("<!doctype html>")
 
 

@@ -727,3 +727,26 @@ def test_cli_malformed_file_exits_1_with_the_message(
     assert "bad.yaml : compétence C2 : la tâche « T9.9 » n'existe pas" in result.output
     assert "aucun référentiel n'a été modifié" in result.output
     assert table_counts(db)["frameworks"] == 0  # MELEC, first and valid, was not written
+
+
+def test_reimport_refuses_to_remove_an_entry_used_by_a_sheet(f: Any, tmp_path: Path) -> None:
+    """Dropping a criterion that a sheet selected would erase learners' work: refused."""
+    from app.models import SheetCriterion
+
+    w = f.world()
+    melec = next(p for p in shipped_framework_paths() if p.name == "bac-pro-melec.yaml")
+    doc = yaml.safe_load(melec.read_text(encoding="utf-8"))
+    dropped = doc["competencies"][0]["criteria"].pop(0)
+    criterion = f.s.query(Criterion).filter_by(
+        framework_id=w.level.framework_id, code=dropped["code"]
+    ).one()
+    task = doc["competencies"][0]["tasks"][0]
+    task_id = next(t.id for t in criterion.competency.tasks if t.code == task)
+    f.s.add(SheetCriterion(sheet_id=w.sheet.id, task_id=task_id, criterion_id=criterion.id))
+    f.s.flush()
+    edited = tmp_path / "bac-pro-melec.yaml"
+    edited.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(FrameworkFileError) as error:
+        import_framework_files([edited])
+    assert f"critère {dropped['code']}" in str(error.value)
+    assert f.s.get(Criterion, criterion.id) is not None

@@ -97,9 +97,7 @@ def learner_view(learner_id: int) -> Response:
 def learner_home() -> Response:
     access.ensure(access.is_learner(current_user), hide=False)
     view = navigation.load_learner_view(current_user, current_user)
-    return htmx.render(
-        "navigation/learner_home.html", "navigation/_learner_view.html", view=view
-    )
+    return htmx.render("navigation/learner_home.html", "navigation/_learner_view.html", view=view)
 
 
 @bp.get("/mes-apprenants")

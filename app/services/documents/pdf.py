@@ -16,15 +16,6 @@ from weasyprint import HTML
 from app.services.documents.fetcher import DOCUMENT_BASE_URL, StaticOnlyFetcher
 
 
-def school_logo_path(logo_file: str | None) -> Path | None:
-    """The stored logo of the school, if it exists under UPLOAD_DIR (never outside it)."""
-    if not logo_file:
-        return None
-    root = Path(current_app.config["UPLOAD_DIR"]).resolve()
-    path = (root / logo_file).resolve()
-    return path if path.is_relative_to(root) and path.is_file() else None
-
-
 def html_to_pdf(html: str, *, logo: Path | None = None) -> bytes:
     """Render an HTML string to PDF bytes; resources come only from the app's static files
     (and the school logo)."""

@@ -1,0 +1,1 @@
+"""Company assessment (bilan entreprise): the grid, ratings, status (SPEC F6)."""

@@ -1,0 +1,1 @@
+"""Learner dashboard and interim reviews (SPEC F9)."""

@@ -1,0 +1,1477 @@
+"""The company assessment (bilan entreprise, SPEC F6/F7): rating items, history, conflicts,
+competency modes, status, and the grid that pages and documents render.
+
+Public API
+----------
+- `get_or_create_assessment(portfolio)`: the portfolio's assessment, created on first use.
+- `record_change(assessment, user, item_key, value, *, device_time, change_uuid,
+  base_version=None, via_sync=False) -> ChangeResult`: the ONE entry point for every change to
+  an item (online form, htmx, offline sync). Validates, applies the F7 conflict rule, writes
+  the history row, bumps the item's version.
+- `resolve_conflict(item, user, keep) -> ChangeResult`: the teacher keeps the current value or
+  restores the other one.
+- `set_competency_mode(assessment, user, competency_id, mode)`: criteria / global toggle.
+- `complete(assessment, user)`, `reopen(assessment, user)`: status changes (audit-logged).
+- `build_grid(assessment) -> AssessmentGrid`: everything the assessment page, the "Préparer la
+  rencontre" PDF and the placement summary show, in a fixed number of queries.
+- `item_row(assessment, item_key) -> ItemRow`: one item with its context, for the small
+  fragment returned after a rating (and for live updates).
+- `item_history(assessment, item_key) -> list[HistoryEntry]`.
+
+Concurrency: a rating locks only its own item row (SELECT … FOR UPDATE on PostgreSQL) and
+takes a *shared* lock on the assessment row (FOR SHARE), so the teacher and the tutor rating
+different items never wait on each other, while completing the assessment (an exclusive
+lock) waits for ratings in flight. Items are created on first rating inside a SAVEPOINT; a
+concurrent creation of the same item or a replayed `change_uuid` is caught there (UNIQUE
+constraints), never duplicated. Services flush, never commit; routes commit and then publish
+`events.publish(f"assessment:{id}", "item_saved", item_key=..., author_id=...)`.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from markupsafe import Markup
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased, joinedload, raiseload, selectinload
+
+from app import access
+from app.errors import AssessmentCompleted, DomainError, InvalidInput, NotAllowed, NotFound
+from app.extensions import db
+from app.models import (
+    Activity,
+    ActivitySheet,
+    Assessment,
+    AssessmentCompetencyMode,
+    AssessmentItem,
+    AssessmentItemChange,
+    AssessmentStatus,
+    Competency,
+    Criterion,
+    ItemKind,
+    Learner,
+    Level,
+    Period,
+    Portfolio,
+    ScaleLevel,
+    SheetCompetency,
+    SheetCriterion,
+    SheetTask,
+    Task,
+    User,
+    task_competencies,
+)
+from app.models.base import utcnow
+from app.services import audit
+
+COMMENT_MAX = 5000
+ENGAGEMENT_VALUES = ("1", "2", "3", "4")
+MODES = ("global", "criteria")
+ROLE_LABELS = {"teacher": "Enseignant", "tutor": "Formateur en entreprise"}
+OUTCOME_LABELS = {
+    "applied": "enregistrée",
+    "conflict": "enregistrée (en conflit avec une autre saisie)",
+    "superseded": "non retenue (une saisie plus récente l'emporte)",
+    "restored": "valeur rétablie par l'enseignant",
+    "rejected": "refusée",
+}
+SHORT_ROLE_LABELS = {"teacher": "Saisi par l’enseignant", "tutor": "Saisi par le tuteur"}
+_FIELD_PREFIX = {ItemKind.CRITERION: "c", ItemKind.COMPETENCY: "k"}
+_KEY = re.compile(r"^(criterion|competency):([1-9][0-9]{0,9})$")
+_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+
+
+# --- results and views ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChangeResult:
+    """What happened to one change.
+
+    outcome: "applied" (it is the item's value now), "conflict" (applied over a concurrent
+    change whose value waits in `item.conflict_value`), "superseded" (it lost against a later
+    change made on another device: not applied, kept in history and as the item's
+    conflict value), "restored"/"kept" (resolve_conflict), or "duplicate" (this change_uuid was
+    already recorded: nothing written; `change` is the earlier row and `outcome` its outcome
+    is in `change.outcome`)."""
+
+    item: AssessmentItem
+    change: AssessmentItemChange | None
+    outcome: str
+    duplicate: bool = False
+
+    @property
+    def applied(self) -> bool:
+        """True when the change's value is (or was made) the item's current value."""
+        outcome = self.change.outcome if self.duplicate and self.change else self.outcome
+        return outcome in ("applied", "conflict", "restored")
+
+    @property
+    def conflict(self) -> bool:
+        return bool(self.item.conflict)
+
+
+@dataclass(frozen=True)
+class ScaleChoice:
+    """One level of the framework's six-level scale (réglette)."""
+
+    position: int
+    code: str
+    label: str
+    color: str  # "#rrggbb", validated
+
+    @property
+    def css_class(self) -> str:
+        return f"s{self.position}"
+
+    @property
+    def code_attr(self) -> Markup:
+        """The code as an HTML attribute value: bare when it is plain letters/digits (the
+        grid repeats it a thousand times), quoted and escaped otherwise."""
+        if re.fullmatch(r"[A-Za-z0-9]+", self.code):
+            return Markup(self.code)  # noqa: S704  # nosec B704  # letters and digits only
+        return Markup('"%s"') % self.code
+
+    @property
+    def text(self) -> str:
+        """The level as people read it: "3 – Satisfaisant"."""
+        return f"{self.code} – {self.label}"
+
+    @property
+    def observed(self) -> bool:
+        """Position 0 is the "not assessed" level (NE in the default scale)."""
+        return self.position > 0
+
+
+@dataclass
+class ItemView:
+    """The current state of one item (None/0 when never set)."""
+
+    key: str
+    kind: str
+    value: str | None = None
+    version: int = 0
+    level: ScaleChoice | None = None  # ratings only
+    author_name: str | None = None
+    author_role: str | None = None  # "teacher" | "tutor"
+    device_time: datetime | None = None
+    server_time: datetime | None = None
+    conflict: bool = False
+    conflict_value: str | None = None
+    conflict_level: ScaleChoice | None = None
+    conflict_author_name: str | None = None
+    conflict_device_time: datetime | None = None
+
+    @property
+    def dom_id(self) -> str:
+        return dom_id(self.key)
+
+    @property
+    def is_set(self) -> bool:
+        return self.value is not None
+
+    @property
+    def author_role_label(self) -> str:
+        return ROLE_LABELS.get(self.author_role or "", "")
+
+    @property
+    def author_short_label(self) -> str:
+        """ "Enseignant" / "Tuteur": beside every rating (the history says the rest)."""
+        return SHORT_ROLE_LABELS.get(self.author_role or "", "")
+
+    @property
+    def field_name(self) -> str:
+        """The form field of the item in the page's form: short ("c12", "k3") because
+        the Bac Pro MEE grid repeats it ~1100 times; `key_of_field` reverses it."""
+        return field_name(self.key)
+
+    @property
+    def conflict_text(self) -> str:
+        if self.conflict_level is not None:
+            return self.conflict_level.text
+        return self.conflict_value if self.conflict_value is not None else "(effacée)"
+
+
+@dataclass
+class SheetRef:
+    """A sheet mobilised for the assessment, with its reference number: "[1] Fiche …"."""
+
+    number: int
+    sheet_id: int
+    title: str
+    company: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"[{self.number}] {self.title}"
+
+
+@dataclass
+class CriterionRow:
+    id: int
+    code: str
+    title: str
+    refs: list[int]  # reference numbers of the sheets that selected this criterion
+    item: ItemView
+
+    @property
+    def selected(self) -> bool:
+        return bool(self.refs)
+
+
+@dataclass
+class CompetencyRow:
+    """A competency of the framework, how it is rated here, and its ratings.
+
+    mode: "global" (rate `item`, the competency as a whole) or "criteria" (rate each row of
+    `criteria`). mode_source: "assessment" (an assessor toggled it), "sheets" (the teacher's
+    choice on the sheets) or "default" (nothing selected: global)."""
+
+    id: int
+    code: str
+    title: str
+    mode: str
+    mode_source: str
+    refs: list[int]  # sheets that selected the competency or any of its criteria
+    item: ItemView
+    criteria: list[CriterionRow]
+    summary: ScaleChoice | None = None  # criteria mode: median observed level
+
+    @property
+    def selected(self) -> bool:
+        return bool(self.refs)
+
+    @property
+    def rated_criteria(self) -> int:
+        return sum(1 for row in self.criteria if row.item.is_set)
+
+    @property
+    def level(self) -> ScaleChoice | None:
+        """The competency's result in its mode: the global rating or the criteria summary."""
+        return self.item.level if self.mode == "global" else self.summary
+
+
+@dataclass
+class TaskRow:
+    id: int
+    code: str
+    title: str
+    refs: list[int]
+    competency_codes: list[str]
+
+    @property
+    def selected(self) -> bool:
+        return bool(self.refs)
+
+
+@dataclass
+class ActivityRow:
+    id: int
+    code: str
+    title: str
+    tasks: list[TaskRow]
+
+    @property
+    def refs(self) -> list[int]:
+        return sorted({n for task in self.tasks for n in task.refs})
+
+    @property
+    def selected(self) -> bool:
+        return any(task.refs for task in self.tasks)
+
+
+@dataclass
+class GridHeader:
+    period_id: int
+    period_name: str
+    start_date: date
+    end_date: date
+    learner_id: int
+    learner_name: str
+    class_name: str
+    status_label: str  # "élève" / "apprenti"
+    company_name: str
+    company_address: str
+    company_phone: str
+    tutor_name: str  # the account's name, else the liaison sheet's
+    tutor_role: str
+    tutor_email: str
+    tutor_phone: str
+    tutor_kind_label: str  # "Tuteur de stage" / "Maître d'apprentissage" / ""
+    framework_id: int
+    framework_code: str
+    framework_title: str
+
+
+@dataclass
+class AssessmentGrid:
+    """Everything shown by the assessment page and the documents built from it.
+
+    - `header`: period, learner, company, tutor.
+    - `sheets`: the sheets mobilised (having at least one selection), numbered [1], [2]…
+      in sheet order; every `refs` list elsewhere holds these numbers.
+    - `activities` → `tasks`: the whole framework, `refs` marking those selected on sheets.
+    - `competencies`: the whole framework in order, each with its mode, its global rating
+      item and its criteria rows (every criterion, selected or not, with its rating item).
+    - `scale`: the six levels (position, code, label, colour).
+    - `engagement` (value "1".."4"), `meeting_date` (ISO date) and `comment` items, and
+      `meeting_date_value`: the meeting date in force (the item, else the period's last day).
+    Item states carry value, level, author name/role, device and server times, version and
+    conflict. `item(key)` finds any item view by key."""
+
+    assessment_id: int
+    portfolio_id: int
+    status: str
+    completed_at: datetime | None
+    completed_by_name: str | None
+    header: GridHeader
+    scale: list[ScaleChoice]
+    sheets: list[SheetRef]
+    activities: list[ActivityRow]
+    competencies: list[CompetencyRow]
+    engagement: ItemView
+    meeting_date: ItemView
+    comment: ItemView
+    meeting_date_value: date
+    conflicts: int = 0
+    _index: dict[str, ItemView] = field(default_factory=dict, repr=False)
+
+    @property
+    def is_completed(self) -> bool:
+        return self.status == AssessmentStatus.COMPLETED
+
+    @property
+    def sheets_line(self) -> str:
+        """ "[1] Fiche activité : semaine 24 [2022] – [2] …"."""
+        return " – ".join(ref.label for ref in self.sheets)
+
+    @property
+    def engagement_stars(self) -> int:
+        return int(self.engagement.value) if self.engagement.value else 0
+
+    def item(self, key: str) -> ItemView | None:
+        return self._index.get(key)
+
+
+@dataclass
+class ItemRow:
+    """One item with what its fragment shows: title, marks, scale (for ratings)."""
+
+    key: str
+    kind: str
+    code: str
+    title: str
+    refs: list[int]
+    item: ItemView
+    scale: list[ScaleChoice]
+    meeting_default: date | None = None  # meeting date item: the period's last day
+    meeting_value: date | None = None  # meeting date item: the date in force
+    mode: str | None = None  # the competency's mode (competency and criterion items)
+    # criterion items: the competency's criteria summary, refreshed beside the item
+    competency_id: int | None = None
+    summary: ScaleChoice | None = None
+    rated: int = 0
+    total: int = 0
+
+
+@dataclass
+class HistoryEntry:
+    value: str | None
+    value_text: str
+    previous_text: str
+    outcome: str
+    outcome_label: str
+    author_name: str
+    author_role_label: str
+    device_time: datetime | None
+    server_time: datetime
+    via_sync: bool
+
+
+# --- keys and small helpers ---------------------------------------------------------------
+
+
+def dom_id(key: str) -> str:
+    """The stable DOM id of an item's fragment: "item-c12" (criterion:12), "item-k3"
+    (competency:3), "item-engagement", "item-meeting_date", "item-comment"."""
+    return "item-" + field_name(key)
+
+
+def field_name(key: str) -> str:
+    """ "criterion:12" → "c12", "competency:3" → "k3"; other keys unchanged."""
+    kind, _, ref = key.partition(":")
+    return _FIELD_PREFIX[kind] + ref if kind in _FIELD_PREFIX and ref else key
+
+
+def key_of_field(name: str) -> str:
+    """The item key of a form field name (inverse of `field_name`)."""
+    for kind, prefix in _FIELD_PREFIX.items():
+        if name.startswith(prefix) and name[1:].isdigit():
+            return f"{kind}:{name[1:]}"
+    return name
+
+
+def parse_key(item_key: str) -> tuple[str, int | None]:
+    """("criterion", 12) for "criterion:12"; ("comment", None) for "comment"."""
+    if item_key in (ItemKind.ENGAGEMENT, ItemKind.MEETING_DATE, ItemKind.COMMENT):
+        return item_key, None
+    match = _KEY.match(item_key or "")
+    if match is None:
+        raise InvalidInput("Cet élément n'existe pas dans le bilan.")
+    return match.group(1), int(match.group(2))
+
+
+def scale_of(framework_id: int) -> list[ScaleChoice]:
+    rows = db.session.scalars(
+        select(ScaleLevel)
+        .where(ScaleLevel.framework_id == framework_id)
+        .order_by(ScaleLevel.position)
+        .options(raiseload("*"))
+    )
+    return [_choice(row) for row in rows]
+
+
+def _choice(row: ScaleLevel) -> ScaleChoice:
+    color = row.color if _COLOR.match(row.color or "") else "#9aa0a6"
+    return ScaleChoice(position=row.position, code=row.code, label=row.label, color=color)
+
+
+def ink_for(color: str) -> str:
+    """Black or white, whichever reads better on `color` (WCAG relative luminance)."""
+    hex_ = color.lstrip("#")
+    if len(hex_) == 3:
+        hex_ = "".join(c * 2 for c in hex_)
+    channels = [int(hex_[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    return "#000000" if (luminance + 0.05) / 0.05 >= 1.05 / (luminance + 0.05) else "#ffffff"
+
+
+def median_level(levels: Iterable[ScaleChoice | None]) -> ScaleChoice | None:
+    """The lower median of the observed levels (NE and unrated left out): an ordinal
+    summary of criteria ratings that a mean would misrepresent."""
+    observed = sorted(
+        (lv for lv in levels if lv is not None and lv.observed), key=lambda x: x.position
+    )
+    if not observed:
+        return None
+    return observed[(len(observed) - 1) // 2]
+
+
+def framework_id_of(portfolio: Portfolio) -> int:
+    """The framework of the portfolio's level (the one its items must belong to)."""
+    framework_id = db.session.scalar(
+        select(Level.framework_id)
+        .join(Period, Period.level_id == Level.id)
+        .where(Period.id == portfolio.period_id)
+    )
+    if framework_id is None:
+        raise NotFound("Ce bilan n'existe plus.")
+    return int(framework_id)
+
+
+def _role_of(user: User) -> str:
+    return "teacher" if access.is_teacher(user) else "tutor"
+
+
+def _as_utc(moment: datetime | None) -> datetime:
+    if moment is None:
+        return utcnow()
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise InvalidInput("L'heure de l'appareil doit indiquer son fuseau horaire.")
+    return moment.astimezone(UTC)
+
+
+# --- the assessment -----------------------------------------------------------------------
+
+
+def get_or_create_assessment(portfolio: Portfolio) -> Assessment:
+    """The portfolio's assessment; created (draft) the first time someone opens it. Two
+    simultaneous first opens create one row (UNIQUE portfolio_id, caught in a SAVEPOINT)."""
+    query = select(Assessment).where(Assessment.portfolio_id == portfolio.id)
+    existing = db.session.scalar(query)
+    if existing is not None:
+        return existing
+    try:
+        with db.session.begin_nested():
+            assessment = Assessment(portfolio_id=portfolio.id, status=AssessmentStatus.DRAFT)
+            db.session.add(assessment)
+    except IntegrityError:
+        assessment = db.session.scalars(query).one()
+    return assessment
+
+
+def _validate_value(kind: str, ref_id: int | None, value: Any, framework_id: int) -> str | None:
+    """Normalise and check a value for an item kind; None clears the item."""
+    if value is not None and not isinstance(value, str):
+        raise InvalidInput("La valeur envoyée n'est pas valide.")
+    if kind in (ItemKind.CRITERION, ItemKind.COMPETENCY):
+        model = Criterion if kind == ItemKind.CRITERION else Competency
+        found = db.session.scalar(
+            select(model.id).where(model.id == ref_id, model.framework_id == framework_id)
+        )
+        if found is None:
+            what = "Ce critère" if kind == ItemKind.CRITERION else "Cette compétence"
+            raise InvalidInput(f"{what} n'appartient pas au référentiel de ce bilan.")
+        if value is None or value == "":
+            return None
+        codes = db.session.scalars(
+            select(ScaleLevel.code)
+            .where(ScaleLevel.framework_id == framework_id)
+            .order_by(ScaleLevel.position)
+        ).all()
+        if value not in codes:
+            raise InvalidInput(
+                f"Niveau inconnu : choisissez l'un des niveaux de la réglette ({', '.join(codes)})."
+            )
+        return value
+    if kind == ItemKind.ENGAGEMENT:
+        if value is None or value == "":
+            return None
+        if value not in ENGAGEMENT_VALUES:
+            raise InvalidInput("L'engagement se note de 1 à 4 étoiles.")
+        return value
+    if kind == ItemKind.MEETING_DATE:
+        if value is None or value.strip() == "":
+            return None
+        try:
+            parsed = date.fromisoformat(value.strip())
+        except ValueError:
+            raise InvalidInput(
+                "Date de rencontre invalide (format attendu : AAAA-MM-JJ)."
+            ) from None
+        if not 2000 <= parsed.year <= 2100:
+            raise InvalidInput("Date de rencontre invalide.")
+        return parsed.isoformat()
+    # comment
+    if value is None or value.strip() == "":
+        return None
+    if len(value) > COMMENT_MAX:
+        raise InvalidInput(
+            f"Le commentaire est trop long ({len(value)} caractères, {COMMENT_MAX} au plus)."
+        )
+    return value.replace("\r\n", "\n")
+
+
+def _lock_status(assessment: Assessment, *, exclusive: bool = False) -> str:
+    """Read the status under a lock: shared for ratings (they never block each other),
+    exclusive for status changes (which wait for ratings in flight)."""
+    query = select(Assessment.status).where(Assessment.id == assessment.id)
+    query = query.with_for_update() if exclusive else query.with_for_update(read=True)
+    status = db.session.scalar(query)
+    if status is None:
+        raise NotFound("Ce bilan n'existe plus.")
+    return str(status)
+
+
+def _item_for_update(
+    assessment: Assessment, key: str, kind: str, ref_id: int | None
+) -> AssessmentItem:
+    query = (
+        select(AssessmentItem)
+        .where(AssessmentItem.assessment_id == assessment.id, AssessmentItem.item_key == key)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    item = db.session.scalar(query)
+    if item is not None:
+        return item
+    try:
+        with db.session.begin_nested():
+            item = AssessmentItem(
+                assessment_id=assessment.id,
+                item_key=key,
+                kind=kind,
+                competency_id=ref_id if kind == ItemKind.COMPETENCY else None,
+                criterion_id=ref_id if kind == ItemKind.CRITERION else None,
+                version=0,
+            )
+            if kind == ItemKind.CRITERION:
+                item.competency_id = db.session.scalar(
+                    select(Criterion.competency_id).where(Criterion.id == ref_id)
+                )
+            db.session.add(item)
+        return item
+    except IntegrityError:
+        # The other assessor created this item at the same moment: use theirs.
+        return db.session.scalars(query).one()
+
+
+def _existing_change(change_uuid: str) -> AssessmentItemChange | None:
+    return db.session.scalar(
+        select(AssessmentItemChange)
+        .where(AssessmentItemChange.change_uuid == change_uuid)
+        .options(joinedload(AssessmentItemChange.item))
+    )
+
+
+def _duplicate(existing: AssessmentItemChange, assessment: Assessment, key: str) -> ChangeResult:
+    item = existing.item
+    if item.assessment_id != assessment.id or item.item_key != key:
+        raise InvalidInput("Cet identifiant de modification a déjà servi pour un autre élément.")
+    return ChangeResult(item=item, change=existing, outcome="duplicate", duplicate=True)
+
+
+def _current_change_id(item: AssessmentItem) -> int | None:
+    """The history row that set the item's current value (for conflict_change_id)."""
+    return db.session.scalar(
+        select(AssessmentItemChange.id)
+        .where(
+            AssessmentItemChange.item_id == item.id,
+            AssessmentItemChange.outcome.in_(("applied", "conflict", "restored")),
+        )
+        .order_by(AssessmentItemChange.id.desc())
+        .limit(1)
+    )
+
+
+def record_change(
+    assessment: Assessment,
+    user: User,
+    item_key: str,
+    value: str | None,
+    *,
+    device_time: datetime | None,
+    change_uuid: str,
+    base_version: int | None = None,
+    via_sync: bool = False,
+) -> ChangeResult:
+    """Record one change of one item of `assessment` by `user` (teacher or tutor).
+
+    - `item_key`: "criterion:<id>", "competency:<id>", "engagement", "meeting_date", "comment".
+    - `value`: a scale level code of the framework ("NE", "0"…"4" by default) for ratings,
+      "1".."4" for engagement, an ISO date for the meeting date, text (≤ 5000 chars) for the
+      comment; None or "" clears the item.
+    - `device_time`: aware datetime when the change was made on the device (None: now).
+    - `change_uuid`: a UUID identifying this change (client-generated offline; uuid4 online).
+      A change_uuid already recorded returns `duplicate=True` and writes nothing.
+    - `base_version`: the item version the device last saw. When given and older than the
+      item's version (someone else changed it since) and the values differ, SPEC F7 applies:
+      the later `device_time` wins; the other value stays in history and in
+      `item.conflict_value`, `item.conflict` is set for the teacher to settle.
+
+    Raises NotFound (the user may not rate this assessment), AssessmentCompleted (409),
+    InvalidInput (422: unknown item, item outside the learner's framework, level outside the
+    scale, bad engagement/date, comment too long, malformed uuid or device time).
+    Flushes; the caller commits, then publishes the event.
+    """
+    if not access.can_rate_assessment(user, assessment, ignore_status=True):
+        raise NotFound("Ce bilan n'existe pas ou n'est pas accessible.")
+    kind, ref_id = parse_key(item_key)
+    try:
+        change_uuid = str(uuid.UUID(str(change_uuid)))
+    except ValueError:
+        raise InvalidInput("Identifiant de modification invalide.") from None
+    if base_version is not None and (not isinstance(base_version, int) or base_version < 0):
+        raise InvalidInput("Version de base invalide.")
+    device_time = _as_utc(device_time)
+    framework_id = framework_id_of(assessment.portfolio)
+    value = _validate_value(kind, ref_id, value, framework_id)
+
+    existing = _existing_change(change_uuid)
+    if existing is not None:
+        return _duplicate(existing, assessment, item_key)
+    if _lock_status(assessment) == AssessmentStatus.COMPLETED:
+        raise AssessmentCompleted(
+            "Ce bilan est complété : il ne peut plus être modifié (l'enseignant peut le rouvrir)."
+        )
+    try:
+        with db.session.begin_nested():
+            item = _item_for_update(assessment, item_key, kind, ref_id)
+            result = _apply(item, user, value, device_time, change_uuid, base_version, via_sync)
+            db.session.flush()
+    except IntegrityError:
+        existing = _existing_change(change_uuid)
+        if existing is None:
+            raise
+        return _duplicate(existing, assessment, item_key)
+    return result
+
+
+def _apply(
+    item: AssessmentItem,
+    user: User,
+    value: str | None,
+    device_time: datetime,
+    change_uuid: str,
+    base_version: int | None,
+    via_sync: bool,
+) -> ChangeResult:
+    now = utcnow()
+    role = _role_of(user)
+    change = AssessmentItemChange(
+        item_id=item.id,
+        change_uuid=change_uuid,
+        value=value,
+        previous_value=item.value,
+        base_version=base_version,
+        author_id=user.id,
+        author_role=role,
+        device_time=device_time,
+        server_time=now,
+        via_sync=via_sync,
+    )
+    stale = base_version is not None and base_version < item.version
+    if stale and value != item.value:
+        if item.device_time is not None and device_time < item.device_time:
+            # The value on the server was set later on its device: it stays; ours waits.
+            change.outcome = "superseded"
+            change.resulting_version = item.version
+            db.session.add(change)
+            db.session.flush()
+            item.conflict = True
+            item.conflict_value = value
+            item.conflict_change_id = change.id
+            return ChangeResult(item=item, change=change, outcome="superseded")
+        losing_change_id = _current_change_id(item)
+        losing_value = item.value
+        _set(item, user, role, value, device_time, now)
+        item.conflict = True
+        item.conflict_value = losing_value
+        item.conflict_change_id = losing_change_id
+        change.outcome = "conflict"
+        change.resulting_version = item.version
+        db.session.add(change)
+        return ChangeResult(item=item, change=change, outcome="conflict")
+    if value != item.value or item.version == 0:
+        _set(item, user, role, value, device_time, now)
+    if item.conflict and role == "teacher" and not stale:
+        # The teacher rated again having seen the conflict: that settles it.
+        item.conflict, item.conflict_value, item.conflict_change_id = False, None, None
+    change.outcome = "applied"
+    change.resulting_version = item.version
+    db.session.add(change)
+    return ChangeResult(item=item, change=change, outcome="applied")
+
+
+def _set(
+    item: AssessmentItem,
+    user: User,
+    role: str,
+    value: str | None,
+    device_time: datetime,
+    now: datetime,
+) -> None:
+    item.value = value
+    item.version = (item.version or 0) + 1
+    item.author_id = user.id
+    item.author_role = role
+    item.device_time = device_time
+    item.server_time = now
+
+
+def resolve_conflict(item: AssessmentItem, user: User, keep: bool) -> ChangeResult:
+    """The teacher settles a conflict in one action: `keep=True` keeps the current value,
+    `keep=False` restores the other value (a "restored" history row; the item's author
+    becomes the author of the restored value). Audit-logged.
+
+    Raises NotFound (not visible), NotAllowed (a tutor: only the teacher settles),
+    AssessmentCompleted, DomainError (409: no conflict on this item)."""
+    assessment = item.assessment
+    if not access.can_rate_assessment(user, assessment, ignore_status=True):
+        raise NotFound("Ce bilan n'existe pas ou n'est pas accessible.")
+    if not access.can_complete_assessment(user, assessment):
+        raise NotAllowed("Seul l'enseignant peut régler un conflit de saisie.")
+    if _lock_status(assessment) == AssessmentStatus.COMPLETED:
+        raise AssessmentCompleted("Ce bilan est complété : rouvrez-le pour régler ce conflit.")
+    item = db.session.scalars(
+        select(AssessmentItem)
+        .where(AssessmentItem.id == item.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    if not item.conflict:
+        raise DomainError("Il n'y a pas (ou plus) de conflit sur cet élément.")
+    learner_id = assessment.portfolio.learner_id
+    if keep:
+        audit.record(
+            user,
+            "assessment.conflict_kept",
+            "assessment",
+            assessment.id,
+            learner_id=learner_id,
+            item_key=item.item_key,
+            kept=item.value,
+            discarded=item.conflict_value,
+        )
+        item.conflict, item.conflict_value, item.conflict_change_id = False, None, None
+        db.session.flush()
+        return ChangeResult(item=item, change=None, outcome="kept")
+    other = (
+        db.session.get(AssessmentItemChange, item.conflict_change_id)
+        if item.conflict_change_id
+        else None
+    )
+    now = utcnow()
+    restored_value = item.conflict_value
+    change = AssessmentItemChange(
+        item_id=item.id,
+        change_uuid=str(uuid.uuid4()),
+        value=restored_value,
+        previous_value=item.value,
+        base_version=item.version,
+        author_id=user.id,
+        author_role="teacher",
+        device_time=now,
+        server_time=now,
+        outcome="restored",
+    )
+    audit.record(
+        user,
+        "assessment.conflict_restored",
+        "assessment",
+        assessment.id,
+        learner_id=learner_id,
+        item_key=item.item_key,
+        restored=restored_value,
+        discarded=item.value,
+    )
+    item.value = restored_value
+    item.version += 1
+    if other is not None and other.author_id is not None:
+        item.author_id, item.author_role = other.author_id, other.author_role
+        item.device_time = other.device_time or now
+    else:
+        item.author_id, item.author_role, item.device_time = user.id, "teacher", now
+    item.server_time = now
+    item.conflict, item.conflict_value, item.conflict_change_id = False, None, None
+    change.resulting_version = item.version
+    db.session.add(change)
+    db.session.flush()
+    return ChangeResult(item=item, change=change, outcome="restored")
+
+
+def set_competency_mode(
+    assessment: Assessment, user: User, competency_id: int, mode: str
+) -> AssessmentCompetencyMode:
+    """Rate a competency by its detailed criteria ("criteria") or as a whole ("global").
+    Ratings of the other mode are kept (switching back shows them again)."""
+    if not access.can_rate_assessment(user, assessment, ignore_status=True):
+        raise NotFound("Ce bilan n'existe pas ou n'est pas accessible.")
+    if mode not in MODES:
+        raise InvalidInput("Mode d'évaluation inconnu.")
+    framework_id = framework_id_of(assessment.portfolio)
+    found = db.session.scalar(
+        select(Competency.id).where(
+            Competency.id == competency_id, Competency.framework_id == framework_id
+        )
+    )
+    if found is None:
+        raise InvalidInput("Cette compétence n'appartient pas au référentiel de ce bilan.")
+    if _lock_status(assessment) == AssessmentStatus.COMPLETED:
+        raise AssessmentCompleted("Ce bilan est complété : il ne peut plus être modifié.")
+    key = {"assessment_id": assessment.id, "competency_id": competency_id}
+    row = db.session.get(AssessmentCompetencyMode, key, populate_existing=True)
+    if row is None:
+        try:
+            with db.session.begin_nested():
+                row = AssessmentCompetencyMode(**key, mode=mode)
+                db.session.add(row)
+            return row
+        except IntegrityError:
+            row = db.session.get(AssessmentCompetencyMode, key, populate_existing=True)
+            assert row is not None
+    row.mode = mode
+    db.session.flush()
+    return row
+
+
+def complete(assessment: Assessment, user: User) -> Assessment:
+    """Draft → completed, by the teacher. The meeting date in force (default: the period's
+    last day) is stored as an item so documents and period rules read one date."""
+    if not access.can_complete_assessment(user, assessment):
+        raise NotAllowed("Seul l'enseignant peut marquer le bilan comme complété.")
+    if _lock_status(assessment, exclusive=True) == AssessmentStatus.COMPLETED:
+        raise AssessmentCompleted("Ce bilan est déjà complété.")
+    has_date = db.session.scalar(
+        select(AssessmentItem.id).where(
+            AssessmentItem.assessment_id == assessment.id,
+            AssessmentItem.item_key == ItemKind.MEETING_DATE,
+            AssessmentItem.value.is_not(None),
+        )
+    )
+    if has_date is None:
+        record_change(
+            assessment,
+            user,
+            ItemKind.MEETING_DATE,
+            assessment.portfolio.period.end_date.isoformat(),
+            device_time=None,
+            change_uuid=str(uuid.uuid4()),
+        )
+    assessment.status = AssessmentStatus.COMPLETED
+    assessment.completed_at = utcnow()
+    assessment.completed_by_id = user.id
+    audit.record(
+        user,
+        "assessment.completed",
+        "assessment",
+        assessment.id,
+        learner_id=assessment.portfolio.learner_id,
+        portfolio_id=assessment.portfolio_id,
+    )
+    db.session.flush()
+    return assessment
+
+
+def reopen(assessment: Assessment, user: User) -> Assessment:
+    """Completed → draft, by the teacher; logged in the audit log."""
+    if not access.can_complete_assessment(user, assessment):
+        raise NotAllowed("Seul l'enseignant peut rouvrir le bilan.")
+    if _lock_status(assessment, exclusive=True) != AssessmentStatus.COMPLETED:
+        raise DomainError("Ce bilan n'est pas complété : il est déjà modifiable.")
+    audit.record(
+        user,
+        "assessment.reopened",
+        "assessment",
+        assessment.id,
+        learner_id=assessment.portfolio.learner_id,
+        portfolio_id=assessment.portfolio_id,
+        completed_at=assessment.completed_at.isoformat() if assessment.completed_at else None,
+    )
+    assessment.status = AssessmentStatus.DRAFT
+    assessment.completed_at = None
+    assessment.completed_by_id = None
+    db.session.flush()
+    return assessment
+
+
+# --- selections from the sheets -------------------------------------------------------------
+
+
+@dataclass
+class Selections:
+    """What the period's sheets selected, by sheet id, and the numbered mobilised sheets."""
+
+    sheets: list[SheetRef]
+    tasks: dict[int, set[int]] = field(default_factory=dict)  # task id → sheet ids
+    competencies: dict[int, set[int]] = field(default_factory=dict)  # incl. via criteria
+    criteria: dict[int, set[int]] = field(default_factory=dict)
+    criteria_mode: set[int] = field(default_factory=set)  # competencies chosen by criteria
+    global_mode: set[int] = field(default_factory=set)  # competencies chosen globally
+
+    def refs(self, sheet_ids: set[int] | None) -> list[int]:
+        if not sheet_ids:
+            return []
+        numbers = self._numbers()
+        return sorted(numbers[s] for s in sheet_ids if s in numbers)
+
+    def _numbers(self) -> dict[int, int]:
+        cached: dict[int, int] | None = getattr(self, "_cache", None)
+        if cached is None:
+            cached = {ref.sheet_id: ref.number for ref in self.sheets}
+            self._cache = cached
+        return cached
+
+    def default_mode(self, competency_id: int) -> tuple[str, str]:
+        if competency_id in self.criteria_mode:
+            return "criteria", "sheets"
+        if competency_id in self.global_mode:
+            return "global", "sheets"
+        return "global", "default"
+
+
+def load_selections(portfolio_ids: list[int]) -> dict[int, Selections]:
+    """The selections of the sheets of several portfolios: 4 queries whatever their number.
+
+    A task counts when a SheetTask row exists (ticked by the learner or confirmed/added by
+    the teacher); a competency when a SheetCompetency row exists or one of its criteria is
+    selected (SheetCriterion)."""
+    result: dict[int, Selections] = {pid: Selections(sheets=[]) for pid in portfolio_ids}
+    if not portfolio_ids:
+        return result
+    sheets = db.session.execute(
+        select(
+            ActivitySheet.id, ActivitySheet.portfolio_id, ActivitySheet.title, ActivitySheet.company
+        )
+        .where(ActivitySheet.portfolio_id.in_(portfolio_ids))
+        .order_by(ActivitySheet.portfolio_id, ActivitySheet.position, ActivitySheet.id)
+    ).all()
+    owner = {row.id: row.portfolio_id for row in sheets}
+    used: dict[int, set[int]] = {pid: set() for pid in portfolio_ids}
+    in_portfolios = ActivitySheet.portfolio_id.in_(portfolio_ids)
+    for sheet_id, task_id in db.session.execute(
+        select(SheetTask.sheet_id, SheetTask.task_id)
+        .join(ActivitySheet, ActivitySheet.id == SheetTask.sheet_id)
+        .where(in_portfolios)
+    ):
+        sel = result[owner[sheet_id]]
+        sel.tasks.setdefault(task_id, set()).add(sheet_id)
+        used[owner[sheet_id]].add(sheet_id)
+    for sheet_id, competency_id, mode in db.session.execute(
+        select(SheetCompetency.sheet_id, SheetCompetency.competency_id, SheetCompetency.mode)
+        .join(ActivitySheet, ActivitySheet.id == SheetCompetency.sheet_id)
+        .where(in_portfolios)
+    ):
+        sel = result[owner[sheet_id]]
+        sel.competencies.setdefault(competency_id, set()).add(sheet_id)
+        (sel.criteria_mode if mode == "criteria" else sel.global_mode).add(competency_id)
+        used[owner[sheet_id]].add(sheet_id)
+    for sheet_id, criterion_id, competency_id in db.session.execute(
+        select(SheetCriterion.sheet_id, SheetCriterion.criterion_id, Criterion.competency_id)
+        .join(ActivitySheet, ActivitySheet.id == SheetCriterion.sheet_id)
+        .join(Criterion, Criterion.id == SheetCriterion.criterion_id)
+        .where(in_portfolios)
+    ):
+        sel = result[owner[sheet_id]]
+        sel.criteria.setdefault(criterion_id, set()).add(sheet_id)
+        sel.competencies.setdefault(competency_id, set()).add(sheet_id)
+        sel.criteria_mode.add(competency_id)
+        used[owner[sheet_id]].add(sheet_id)
+    numbers: dict[int, int] = {}
+    for row in sheets:
+        pid = row.portfolio_id
+        if row.id in used[pid]:
+            numbers[pid] = numbers.get(pid, 0) + 1
+            result[pid].sheets.append(SheetRef(numbers[pid], row.id, row.title, row.company))
+    return result
+
+
+def portfolio_selections(portfolio_id: int) -> Selections:
+    """The selections of one portfolio's sheets, read through the sheets area's
+    `framework_links.selections_for_portfolio` (4 queries), so reference numbers are the
+    same everywhere."""
+    from app.services.framework_links import selections_for_portfolio
+
+    links = selections_for_portfolio(portfolio_id)
+    selections = Selections(
+        sheets=[SheetRef(ref.number, ref.sheet_id, ref.title) for ref in links.sheets]
+    )
+    selections.tasks = {tid: set(mark.sheet_ids) for tid, mark in links.tasks.items()}
+    selections.competencies = {cid: set(mark.sheet_ids) for cid, mark in links.competencies.items()}
+    selections.criteria = {cid: set(mark.sheet_ids) for cid, mark in links.criteria.items()}
+    for cid, mark in links.competencies.items():
+        if mark.criteria_sheet_ids:
+            selections.criteria_mode.add(cid)
+        if mark.global_sheet_ids:
+            selections.global_mode.add(cid)
+    return selections
+
+
+# --- reading items --------------------------------------------------------------------------
+
+
+_ConflictChange = aliased(AssessmentItemChange)
+_ConflictAuthor = aliased(User)
+
+
+def _load_items(assessment_id: int, keys: list[str] | None = None) -> list[tuple[Any, ...]]:
+    """Items with their author and the author/time of the conflicting change: 1 query."""
+    query = (
+        select(AssessmentItem, _ConflictChange.device_time, _ConflictAuthor)
+        .outerjoin(_ConflictChange, _ConflictChange.id == AssessmentItem.conflict_change_id)
+        .outerjoin(_ConflictAuthor, _ConflictAuthor.id == _ConflictChange.author_id)
+        .where(AssessmentItem.assessment_id == assessment_id)
+        .options(joinedload(AssessmentItem.author), raiseload("*"))
+    )
+    if keys is not None:
+        query = query.where(AssessmentItem.item_key.in_(keys))
+    return [tuple(row) for row in db.session.execute(query).unique().all()]
+
+
+def _view(
+    key: str,
+    kind: str,
+    row: tuple[Any, ...] | None,
+    levels: dict[str, ScaleChoice],
+) -> ItemView:
+    view = ItemView(key=key, kind=kind)
+    if row is None:
+        return view
+    item, conflict_time, conflict_author = row
+    view.value = item.value
+    view.version = item.version
+    view.author_name = item.author.full_name if item.author is not None else None
+    view.author_role = item.author_role
+    view.device_time = item.device_time
+    view.server_time = item.server_time
+    view.conflict = item.conflict
+    view.conflict_value = item.conflict_value
+    view.conflict_device_time = conflict_time
+    view.conflict_author_name = conflict_author.full_name if conflict_author else None
+    if kind in (ItemKind.CRITERION, ItemKind.COMPETENCY):
+        view.level = levels.get(item.value) if item.value is not None else None
+        if item.conflict_value is not None:
+            view.conflict_level = levels.get(item.conflict_value)
+    return view
+
+
+def _load_header(assessment: Assessment) -> tuple[Assessment, Portfolio, Any]:
+    """The assessment with portfolio, period, level, framework, learner, class, tutor and
+    liaison sheet, and the completing teacher: 1 query."""
+    completer = aliased(User)
+    row = db.session.execute(
+        select(Assessment, completer)
+        .outerjoin(completer, completer.id == Assessment.completed_by_id)
+        .where(Assessment.id == assessment.id)
+        .options(
+            joinedload(Assessment.portfolio).options(
+                joinedload(Portfolio.period).joinedload(Period.level).joinedload(Level.framework),
+                joinedload(Portfolio.learner).joinedload(Learner.class_group),
+                joinedload(Portfolio.tutor),
+                joinedload(Portfolio.liaison_sheet),
+            ),
+            raiseload("*"),
+        )
+    ).one()
+    return row[0], row[0].portfolio, row[1]
+
+
+def _header(portfolio: Portfolio) -> GridHeader:
+    period, learner, tutor = portfolio.period, portfolio.learner, portfolio.tutor
+    liaison = portfolio.liaison_sheet
+
+    def pick(liaison_attr: str, tutor_attr: str) -> str:
+        """The liaison sheet's value (what the learner typed), else the tutor account's."""
+        value = getattr(liaison, liaison_attr, "") if liaison is not None else ""
+        if not value and tutor is not None and tutor_attr:
+            value = getattr(tutor, tutor_attr, "")
+        return str(value or "")
+
+    framework = period.level.framework
+    return GridHeader(
+        period_id=period.id,
+        period_name=period.name,
+        start_date=period.start_date,
+        end_date=period.end_date,
+        learner_id=learner.id,
+        learner_name=learner.full_name,
+        class_name=learner.class_group.name if learner.class_group else "",
+        status_label=learner.status_label,
+        company_name=pick("company_name", "company_name"),
+        company_address=pick("company_address", ""),
+        company_phone=pick("company_phone", ""),
+        tutor_name=tutor.full_name if tutor is not None else pick("tutor_name", ""),
+        tutor_role=pick("tutor_role", "job_title"),
+        tutor_email=pick("tutor_email", "email"),
+        tutor_phone=pick("tutor_phone", "phone"),
+        tutor_kind_label=tutor.kind_label if tutor is not None else "",
+        framework_id=framework.id,
+        framework_code=framework.code,
+        framework_title=framework.title,
+    )
+
+
+def load_framework(
+    framework_id: int,
+) -> tuple[list[Activity], list[Competency], dict[int, list[str]]]:
+    """Activities → tasks, competencies → criteria, and task → competency codes: 5 queries."""
+    activities = list(
+        db.session.scalars(
+            select(Activity)
+            .where(Activity.framework_id == framework_id)
+            .order_by(Activity.position, Activity.id)
+            .options(selectinload(Activity.tasks).raiseload("*"), raiseload("*"))
+        )
+    )
+    competencies = list(
+        db.session.scalars(
+            select(Competency)
+            .where(Competency.framework_id == framework_id)
+            .order_by(Competency.position, Competency.id)
+            .options(selectinload(Competency.criteria).raiseload("*"), raiseload("*"))
+        )
+    )
+    links: dict[int, list[str]] = {}
+    for task_id, code in db.session.execute(
+        select(task_competencies.c.task_id, Competency.code)
+        .join(Competency, Competency.id == task_competencies.c.competency_id)
+        .join(Task, Task.id == task_competencies.c.task_id)
+        .where(Task.framework_id == framework_id)
+        .order_by(Competency.position, Competency.id)
+    ):
+        links.setdefault(task_id, []).append(code)
+    return activities, competencies, links
+
+
+def explicit_modes(assessment_ids: list[int]) -> dict[tuple[int, int], str]:
+    """Modes toggled on several assessments: {(assessment id, competency id): mode}; 1 query.
+    Competencies absent here follow `Selections.default_mode` (the sheets' choice)."""
+    if not assessment_ids:
+        return {}
+    rows = db.session.execute(
+        select(
+            AssessmentCompetencyMode.assessment_id,
+            AssessmentCompetencyMode.competency_id,
+            AssessmentCompetencyMode.mode,
+        ).where(AssessmentCompetencyMode.assessment_id.in_(assessment_ids))
+    )
+    return {(a, c): m for a, c, m in rows}
+
+
+def build_grid(assessment: Assessment) -> AssessmentGrid:
+    """Build the whole assessment grid (see `AssessmentGrid`) in a fixed number of queries
+    (13), whatever the number of sheets, selections or ratings. Pure read: no access check
+    (the caller checked), no write."""
+    assessment, portfolio, completer = _load_header(assessment)
+    header = _header(portfolio)
+    scale = scale_of(header.framework_id)
+    levels = {choice.code: choice for choice in scale}
+    activities, competencies, links = load_framework(header.framework_id)
+    selections = portfolio_selections(portfolio.id)
+    modes = explicit_modes([assessment.id])
+    rows = {row[0].item_key: row for row in _load_items(assessment.id)}
+    index: dict[str, ItemView] = {}
+
+    def view(key: str, kind: str) -> ItemView:
+        index[key] = _view(key, kind, rows.get(key), levels)
+        return index[key]
+
+    activity_rows = [
+        ActivityRow(
+            id=activity.id,
+            code=activity.code,
+            title=activity.title,
+            tasks=[
+                TaskRow(
+                    id=task.id,
+                    code=task.code,
+                    title=task.title,
+                    refs=selections.refs(selections.tasks.get(task.id)),
+                    competency_codes=links.get(task.id, []),
+                )
+                for task in activity.tasks
+            ],
+        )
+        for activity in activities
+    ]
+    competency_rows: list[CompetencyRow] = []
+    for competency in competencies:
+        mode, source = selections.default_mode(competency.id)
+        if (assessment.id, competency.id) in modes:
+            mode, source = modes[(assessment.id, competency.id)], "assessment"
+        criteria = [
+            CriterionRow(
+                id=criterion.id,
+                code=criterion.code,
+                title=criterion.title,
+                refs=selections.refs(selections.criteria.get(criterion.id)),
+                item=view(f"criterion:{criterion.id}", ItemKind.CRITERION),
+            )
+            for criterion in competency.criteria
+        ]
+        competency_rows.append(
+            CompetencyRow(
+                id=competency.id,
+                code=competency.code,
+                title=competency.title,
+                mode=mode,
+                mode_source=source,
+                refs=selections.refs(selections.competencies.get(competency.id)),
+                item=view(f"competency:{competency.id}", ItemKind.COMPETENCY),
+                criteria=criteria,
+                summary=median_level(row.item.level for row in criteria),
+            )
+        )
+    meeting = view(ItemKind.MEETING_DATE, ItemKind.MEETING_DATE)
+    grid = AssessmentGrid(
+        assessment_id=assessment.id,
+        portfolio_id=portfolio.id,
+        status=assessment.status,
+        completed_at=assessment.completed_at,
+        completed_by_name=completer.full_name if completer is not None else None,
+        header=header,
+        scale=scale,
+        sheets=selections.sheets,
+        activities=activity_rows,
+        competencies=competency_rows,
+        engagement=view(ItemKind.ENGAGEMENT, ItemKind.ENGAGEMENT),
+        meeting_date=meeting,
+        comment=view(ItemKind.COMMENT, ItemKind.COMMENT),
+        meeting_date_value=_meeting_value(meeting, header.end_date),
+        _index=index,
+    )
+    grid.conflicts = sum(1 for v in index.values() if v.conflict)
+    return grid
+
+
+def _meeting_value(meeting: ItemView, default: date) -> date:
+    if meeting.value:
+        try:
+            return date.fromisoformat(meeting.value)
+        except ValueError:
+            return default
+    return default
+
+
+def item_row(assessment: Assessment, item_key: str) -> ItemRow:
+    """One item and what its fragment shows, in a handful of queries (the small response
+    to a rating, and what live updates render). Raises InvalidInput for an unknown key."""
+    kind, ref_id = parse_key(item_key)
+    portfolio = assessment.portfolio
+    framework_id = framework_id_of(portfolio)
+    scale = scale_of(framework_id)
+    levels = {choice.code: choice for choice in scale}
+    rows = _load_items(assessment.id, [item_key])
+    view = _view(item_key, kind, rows[0] if rows else None, levels)
+    row = ItemRow(key=item_key, kind=kind, code="", title="", refs=[], item=view, scale=scale)
+    if kind in (ItemKind.CRITERION, ItemKind.COMPETENCY):
+        obj: Criterion | Competency | None = (
+            db.session.scalar(
+                select(Criterion).where(
+                    Criterion.id == ref_id, Criterion.framework_id == framework_id
+                )
+            )
+            if kind == ItemKind.CRITERION
+            else db.session.scalar(
+                select(Competency).where(
+                    Competency.id == ref_id, Competency.framework_id == framework_id
+                )
+            )
+        )
+        if obj is None:
+            raise InvalidInput("Cet élément n'appartient pas au référentiel de ce bilan.")
+        row.code, row.title = obj.code, obj.title
+        selections = portfolio_selections(portfolio.id)
+        source = selections.criteria if kind == ItemKind.CRITERION else selections.competencies
+        row.refs = selections.refs(source.get(obj.id))
+        competency_id = obj.competency_id if isinstance(obj, Criterion) else obj.id
+        if isinstance(obj, Criterion):
+            _criteria_summary(row, assessment.id, competency_id, levels)
+        explicit = db.session.get(
+            AssessmentCompetencyMode,
+            {"assessment_id": assessment.id, "competency_id": competency_id},
+        )
+        row.mode = explicit.mode if explicit else selections.default_mode(competency_id)[0]
+    elif kind == ItemKind.MEETING_DATE:
+        row.meeting_default = portfolio.period.end_date
+        row.meeting_value = _meeting_value(view, portfolio.period.end_date)
+    return row
+
+
+def _criteria_summary(
+    row: ItemRow, assessment_id: int, competency_id: int, levels: dict[str, ScaleChoice]
+) -> None:
+    """The summary line of a criterion's competency (2 queries)."""
+    row.competency_id = competency_id
+    values = db.session.scalars(
+        select(AssessmentItem.value).where(
+            AssessmentItem.assessment_id == assessment_id,
+            AssessmentItem.competency_id == competency_id,
+            AssessmentItem.kind == ItemKind.CRITERION,
+            AssessmentItem.value.is_not(None),
+        )
+    ).all()
+    row.rated = len(values)
+    row.summary = median_level(levels.get(v) for v in values if v is not None)
+    row.total = int(
+        db.session.scalar(
+            select(func.count(Criterion.id)).where(Criterion.competency_id == competency_id)
+        )
+        or 0
+    )
+
+
+def competency_row(assessment: Assessment, competency_id: int) -> CompetencyRow:
+    """One competency block (after a mode toggle): built from the grid."""
+    grid = build_grid(assessment)
+    for row in grid.competencies:
+        if row.id == competency_id:
+            return row
+    raise InvalidInput("Cette compétence n'appartient pas au référentiel de ce bilan.")
+
+
+def item_history(assessment: Assessment, item_key: str) -> list[HistoryEntry]:
+    """Every change of one item, newest first, with author, device and server times."""
+    kind, _ = parse_key(item_key)
+    levels = {c.code: c for c in scale_of(framework_id_of(assessment.portfolio))}
+    changes = db.session.scalars(
+        select(AssessmentItemChange)
+        .join(AssessmentItem, AssessmentItem.id == AssessmentItemChange.item_id)
+        .where(AssessmentItem.assessment_id == assessment.id, AssessmentItem.item_key == item_key)
+        .order_by(AssessmentItemChange.id.desc())
+        .options(joinedload(AssessmentItemChange.author), raiseload("*"))
+    ).all()
+    return [
+        HistoryEntry(
+            value=change.value,
+            value_text=value_text(kind, change.value, levels),
+            previous_text=(
+                value_text(kind, change.previous_value, levels)
+                if change.previous_value is not None
+                else ""
+            ),
+            outcome=change.outcome,
+            outcome_label=OUTCOME_LABELS.get(change.outcome, change.outcome),
+            author_name=change.author.full_name if change.author else "(compte supprimé)",
+            author_role_label=ROLE_LABELS.get(change.author_role or "", ""),
+            device_time=change.device_time,
+            server_time=change.server_time,
+            via_sync=change.via_sync,
+        )
+        for change in changes
+    ]
+
+
+def value_text(kind: str, value: str | None, levels: dict[str, ScaleChoice]) -> str:
+    """A value as a person reads it."""
+    if value is None:
+        return "(effacée)"
+    if kind in (ItemKind.CRITERION, ItemKind.COMPETENCY):
+        level = levels.get(value)
+        return level.text if level else value
+    if kind == ItemKind.ENGAGEMENT:
+        return f"{value} étoile{'s' if value != '1' else ''} sur 4"
+    if kind == ItemKind.MEETING_DATE:
+        try:
+            return date.fromisoformat(value).strftime("%d/%m/%Y")
+        except ValueError:
+            return value
+    return value if len(value) <= 120 else value[:117] + "…"
+
+
+def load_portfolio(portfolio_id: int) -> Portfolio | None:
+    """A portfolio with its period and assessment, for the routes' access checks."""
+    return db.session.scalar(
+        select(Portfolio)
+        .where(Portfolio.id == portfolio_id)
+        .options(joinedload(Portfolio.period), joinedload(Portfolio.assessment))
+    )
+
+
+def save_form(
+    assessment: Assessment, user: User, values: dict[str, str]
+) -> tuple[list[ChangeResult], dict[str, str]]:
+    """The whole grid posted at once (the form without JavaScript): record every item whose
+    value differs from the current one; `clear=<field>` (an "Effacer" button) clears one.
+    Returns the results and, per item key, the French
+    error of each refused value; the caller rolls back when there is any error."""
+    grid = build_grid(assessment)
+    results: list[ChangeResult] = []
+    errors: dict[str, str] = {}
+    cleared = values.pop("clear", None)  # the "Effacer" button of one item
+    values = {key_of_field(name): raw for name, raw in values.items()}
+    if cleared is not None:
+        values[key_of_field(cleared)] = ""
+    for key, raw in values.items():
+        current = grid.item(key)
+        if current is None:
+            errors[key] = "Cet élément n'existe pas dans le bilan."
+            continue
+        value = raw if raw.strip() else None
+        shown = current.value
+        if key == ItemKind.MEETING_DATE and shown is None:
+            shown = grid.meeting_date_value.isoformat()
+        if value == shown or (key == ItemKind.COMMENT and value == (shown or None)):
+            continue
+        try:
+            results.append(
+                record_change(
+                    assessment,
+                    user,
+                    key,
+                    value,
+                    device_time=None,
+                    change_uuid=str(uuid.uuid4()),
+                    base_version=current.version,
+                )
+            )
+        except InvalidInput as error:
+            errors[key] = error.message
+    return results, errors

@@ -1,0 +1,52 @@
+"""Printable documents (SPEC F10): the pre-agreement (DOCX), the meeting grid, the placement
+summary and the level synthesis (PDF).
+
+Each document module loads its data in a fixed number of queries (reusing the services the
+pages use), then renders: python-docx for the DOCX, Jinja + WeasyPrint for the PDFs, whose
+URL fetcher (fetcher.py) serves only the app's own static files and the school's logo.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import School
+
+
+@dataclass(frozen=True)
+class SchoolIdentity:
+    """What every document shows of the school in its header."""
+
+    name: str
+    address_lines: list[str]
+    uai: str
+    contact: str
+    logo: Path | None
+
+
+def school_identity() -> SchoolIdentity:
+    """The school row (1 query), with its logo file when one is stored under UPLOAD_DIR."""
+    school = db.session.scalar(select(School).order_by(School.id).limit(1))
+    if school is None:
+        return SchoolIdentity("Établissement", [], "", "", None)
+    city_line = " ".join(part for part in (school.postal_code, school.city) if part)
+    lines = [line.strip() for line in school.address.splitlines() if line.strip()]
+    if city_line:
+        lines.append(city_line)
+    contact = " · ".join(part for part in (school.phone, school.email) if part)
+    logo = logo_path(school.logo_file)
+    return SchoolIdentity(school.name, lines, school.uai or "", contact, logo)
+
+
+def logo_path(logo_file: str | None) -> Path | None:
+    """The stored logo, if it exists under UPLOAD_DIR (never a path outside it)."""
+    if not logo_file:
+        return None
+    root = Path(current_app.config["UPLOAD_DIR"]).resolve()
+    path = (root / logo_file).resolve()
+    return path if path.is_relative_to(root) and path.is_file() else None

@@ -1,0 +1,933 @@
+"""`make bench`: generate a school-scale database and measure Passerelle against it.
+
+In one run, per database (SQLite always; PostgreSQL too when BENCH_DATABASE_URL is set):
+
+1. in-process latency (p50/p95 over >= 200 requests, Flask test client, real sign-in and CSRF)
+   and SQL statements per request of each page, against `/healthz` timed in the same run;
+   bytes of each page and of its htmx fragment, raw and gzipped;
+2. throughput and p95 under gunicorn (gthread, 2 processes) with 16 concurrent users on a mix
+   of those pages, on 127.0.0.1, time-bounded, counting every non-200 answer as an error
+   (wrk when installed — `apt-get install wrk` — else a Python thread-pool load generator);
+3. the meeting-grid PDF and the 35-learner pre-agreement batch;
+
+plus the total JavaScript and CSS, gzipped. Writes bench/results.json and bench/results.md.
+
+    python -m bench.run [--requests 200] [--duration 15] [--only sqlite|postgresql]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import http.client
+import json
+import os
+import platform
+import re
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, select, text
+
+from bench.generate import (
+    DATA_DIR,
+    ROOT,
+    Scenario,
+    bench_app,
+    generate,
+    postgresql_url,
+    sqlite_url,
+)
+from bench.server import HttpSession, gunicorn, sign_in
+
+BENCH_DIR = Path(__file__).resolve().parent
+STATIC = ROOT / "app" / "static"
+HEALTHZ_REQUESTS = 500
+FRAGMENT_REQUESTS = 50
+WARMUP = 5
+USERS = 16
+SYNC_BATCH = 50
+# Budgets (issue 10). KB = 1000 bytes.
+PAGE_FACTOR, PAGE_SLACK_MS = 5, 20.0
+RATING_SAVE_P95_MS = 15.0
+ASSESSMENT_PAGE_MAX_BYTES = 150_000
+JS_GZIP_MAX_BYTES = 50_000
+MIN_THROUGHPUT = 150.0
+_CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+_CSRF_INPUT = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+_SKIPPED = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+
+
+# --- what is measured ---------------------------------------------------------------------------
+
+
+@dataclass
+class Probe:
+    name: str
+    label: str
+    method: str
+    path: str
+    htmx: bool = False  # send HX-Request (the rating save answers with its fragment)
+    form: Callable[[int], dict[str, str]] | None = None
+    payload: Callable[[int], Any] | None = None  # JSON body
+    budget: str = "page"  # "page" | "rating" | "none"
+    fragment: bool = True  # also measure the htmx fragment of this GET
+
+
+def probes(scenario: Scenario, codes: list[str], has_sync: bool) -> list[Probe]:
+    s = scenario
+    rated = f"criterion:{s.criterion_ids[0]}"
+    found = [
+        Probe("period_view", f"Period view ({s.period_learners} learners)", "GET",
+              f"/periodes/{s.period_id}"),
+        Probe("learner_view", "Learner view (3 portfolios, 18 sheets)", "GET",
+              f"/apprenants/{s.learner_id}"),
+        Probe("sheet", "Sheet (Contexte)", "GET", f"/fiches/{s.sheet_id}"),
+        Probe("framework_grid", "Framework-link grid (MEE)", "GET",
+              f"/fiches/{s.sheet_id}/referentiel"),
+        Probe("assessment", "Assessment page (MEE)", "GET", f"/portfolios/{s.portfolio_id}/bilan"),
+        Probe("rating_save", "One rating save (htmx)", "POST",
+              f"/portfolios/{s.portfolio_id}/bilan/items/{rated}", htmx=True,
+              form=lambda i: {"value": codes[i % len(codes)]}, budget="rating", fragment=False),
+        Probe("dashboard", "Dashboard", "GET", f"/apprenants/{s.learner_id}/tableau-de-bord"),
+    ]  # fmt: skip
+    if has_sync:
+        found.insert(
+            6,
+            Probe("sync_batch", f"Sync batch ({SYNC_BATCH} changes)", "POST", "/api/sync",
+                  payload=lambda i: sync_batch_payload(s, codes, i), fragment=False),
+        )  # fmt: skip
+    return found
+
+
+def sync_batch_payload(scenario: Scenario, codes: list[str], iteration: int) -> dict[str, Any]:
+    """A device's outbox of SYNC_BATCH changes to as many items of the MEE assessment, each
+    with a fresh client UUID (issue 6: item, value, device time, base version). Adjust the
+    field names here if /api/sync settles on others; the run reports its answer's status."""
+    now = datetime.now(UTC).isoformat()
+    return {
+        "changes": [
+            {
+                "change_uuid": str(uuid.uuid4()),
+                "assessment_id": scenario.assessment_id,
+                "item_key": f"criterion:{criterion_id}",
+                "value": codes[(iteration + n) % len(codes)],
+                "device_time": now,
+                "base_version": None,
+            }
+            for n, criterion_id in enumerate(scenario.criterion_ids[:SYNC_BATCH])
+        ]
+    }
+
+
+# --- statistics -----------------------------------------------------------------------------------
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    rank = max(1, int(-(-pct * len(ordered) // 100)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def summary(ms: list[float], cpu: list[float] | None = None) -> dict[str, float]:
+    """Wall-clock percentiles; with `cpu`, the CPU time of the request's thread too (what the
+    request costs, whatever else the machine is doing)."""
+    result = {
+        "n": len(ms),
+        "p50_ms": round(percentile(ms, 50), 2),
+        "p95_ms": round(percentile(ms, 95), 2),
+        "mean_ms": round(statistics.fmean(ms), 2),
+        "max_ms": round(max(ms), 2),
+    }
+    if cpu:
+        result["cpu_p50_ms"] = round(percentile(cpu, 50), 2)
+        result["cpu_p95_ms"] = round(percentile(cpu, 95), 2)
+    return result
+
+
+def gz(data: bytes) -> int:
+    return len(gzip.compress(data, compresslevel=6))
+
+
+# --- in-process ----------------------------------------------------------------------------
+
+
+class StatementCounter:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not statement.lstrip().upper().startswith(_SKIPPED):
+            self.count += 1
+
+
+def _test_client_sign_in(client: Any, scenario: Scenario) -> str:
+    page = client.get("/connexion").get_data(as_text=True)
+    token = _CSRF_INPUT.search(page) or _CSRF_META.search(page)
+    assert token is not None, "no CSRF token on the login page"
+    answer = client.post(
+        "/connexion",
+        data={
+            "email": scenario.teacher_email,
+            "password": scenario.password,
+            "csrf_token": token.group(1),
+        },
+    )
+    assert answer.status_code == 302, f"sign-in failed ({answer.status_code})"
+    page = client.get(f"/periodes/{scenario.period_id}").get_data(as_text=True)
+    meta = _CSRF_META.search(page)
+    assert meta is not None, "no CSRF token on the period view"
+    return meta.group(1)
+
+
+def _request(client: Any, probe: Probe, csrf: str, i: int, htmx: bool) -> tuple[int, bytes]:
+    headers = {"X-CSRFToken": csrf}
+    if htmx:
+        headers["HX-Request"] = "true"
+    if probe.payload is not None:
+        response = client.open(probe.path, method=probe.method, json=probe.payload(i),
+                               headers=headers)  # fmt: skip
+    elif probe.form is not None:
+        response = client.open(probe.path, method=probe.method, data=probe.form(i),
+                               headers=headers)  # fmt: skip
+    else:
+        response = client.open(probe.path, method=probe.method, headers=headers)
+    return response.status_code, response.get_data()
+
+
+def measure_in_process(scenario: Scenario, probe_list: list[Probe], n: int) -> dict[str, Any]:
+    """Latency, statements and bytes of each probe, through the Flask test client."""
+    app = bench_app(scenario.url)
+    from app.extensions import db
+
+    out: dict[str, Any] = {"pages": {}, "fragments": {}}
+    with app.app_context():
+        engine = db.engine
+    counter = StatementCounter()
+    event.listen(engine, "before_cursor_execute", counter)
+    try:
+        client = app.test_client()
+        healthz, healthz_cpu = [], []
+        for i in range(WARMUP + HEALTHZ_REQUESTS):
+            started, cpu = time.perf_counter(), time.thread_time()
+            response = client.get("/healthz")
+            response.get_data()
+            if i >= WARMUP:
+                healthz.append((time.perf_counter() - started) * 1000)
+                healthz_cpu.append((time.thread_time() - cpu) * 1000)
+        out["healthz"] = summary(healthz, healthz_cpu)
+        csrf = _test_client_sign_in(client, scenario)
+        for probe in probe_list:
+            timings, cpu_times, statements, statuses = [], [], [], set()
+            body = b""
+            for i in range(WARMUP + n):
+                counter.count = 0
+                started, cpu = time.perf_counter(), time.thread_time()
+                status, body = _request(client, probe, csrf, i, probe.htmx)
+                elapsed = (time.perf_counter() - started) * 1000
+                if i >= WARMUP:
+                    timings.append(elapsed)
+                    cpu_times.append((time.thread_time() - cpu) * 1000)
+                    statements.append(counter.count)
+                    statuses.add(status)
+            out["pages"][probe.name] = {
+                "label": probe.label,
+                "method": probe.method,
+                "path": probe.path,
+                **summary(timings, cpu_times),
+                "queries": max(statements),
+                "queries_min": min(statements),
+                "statuses": sorted(statuses),
+                "bytes": len(body),
+                "gzip_bytes": gz(body),
+            }
+            if probe.method == "GET" and probe.fragment:
+                timings, statuses = [], set()
+                for i in range(FRAGMENT_REQUESTS):
+                    counter.count = 0
+                    started = time.perf_counter()
+                    status, body = _request(client, probe, csrf, i, htmx=True)
+                    timings.append((time.perf_counter() - started) * 1000)
+                    statuses.add(status)
+                out["fragments"][probe.name] = {
+                    "label": f"{probe.label}, htmx fragment",
+                    "path": probe.path,
+                    **summary(timings),
+                    "queries": counter.count,
+                    "statuses": sorted(statuses),
+                    "bytes": len(body),
+                    "gzip_bytes": gz(body),
+                }
+        # The item fragment an SSE message or a rating save refreshes.
+        item = (
+            f"/portfolios/{scenario.portfolio_id}/bilan/items/criterion:{scenario.criterion_ids[1]}"
+        )
+        probe = Probe("item_fragment", "Assessment item fragment", "GET", item)
+        timings, statuses = [], set()
+        for i in range(FRAGMENT_REQUESTS):
+            counter.count = 0
+            started = time.perf_counter()
+            status, body = _request(client, probe, csrf, i, htmx=True)
+            timings.append((time.perf_counter() - started) * 1000)
+            statuses.add(status)
+        out["fragments"]["item_fragment"] = {
+            "label": probe.label,
+            "path": item,
+            **summary(timings),
+            "queries": counter.count,
+            "statuses": sorted(statuses),
+            "bytes": len(body),
+            "gzip_bytes": gz(body),
+        }
+        out["documents"] = _documents(client, csrf, scenario, counter)
+    finally:
+        event.remove(engine, "before_cursor_execute", counter)
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    return out
+
+
+def _documents(client: Any, csrf: str, scenario: Scenario, counter: StatementCounter) -> dict:
+    docs = {
+        "meeting_grid_pdf": (
+            "Meeting grid PDF (MEE)",
+            f"/portfolios/{scenario.portfolio_id}/preparer-la-rencontre.pdf",
+        ),
+        "pre_agreements": (
+            f"Pre-agreement batch ({scenario.period_learners} learners, DOCX)",
+            f"/periodes/{scenario.period_id}/pre-conventions",
+        ),
+    }
+    result = {}
+    for name, (label, path) in docs.items():
+        seconds, statuses, body, queries = [], set(), b"", 0
+        for i in range(1 + 3):  # one warm-up (fonts, templates), three timed
+            counter.count = 0
+            started = time.perf_counter()
+            response = client.get(path)
+            body = response.get_data()
+            if i:
+                seconds.append(time.perf_counter() - started)
+                statuses.add(response.status_code)
+                queries = counter.count
+        result[name] = {
+            "label": label,
+            "path": path,
+            "p50_s": round(statistics.median(seconds), 2),
+            "max_s": round(max(seconds), 2),
+            "n": len(seconds),
+            "statuses": sorted(statuses),
+            "bytes": len(body),
+            "queries": queries,
+        }
+    return result
+
+
+# --- under gunicorn -------------------------------------------------------------------------------
+
+MIX = {  # how many of each in the round-robin mix
+    "period_view": 2,
+    "learner_view": 2,
+    "sheet": 2,
+    "framework_grid": 1,
+    "assessment": 2,
+    "rating_save": 3,
+    "sync_batch": 1,
+    "dashboard": 1,
+}
+
+WRK_SCRIPT = r"""
+-- Generated by bench/run.py: a round-robin mix of Passerelle pages for one signed-in teacher.
+local MIX = %(mix)s
+local COOKIE = %(cookie)s
+local CSRF = %(csrf)s
+local threads = {}
+
+function setup(thread)
+  table.insert(threads, thread)
+  thread:set("i", #threads * 5)
+end
+
+local function uuid4()
+  return string.format("%%08x-%%04x-4%%03x-%%04x-%%012x", math.random(0, 0xffffffff),
+    math.random(0, 0xffff), math.random(0, 0xfff), math.random(0x8000, 0xbfff),
+    math.random(0, 0xffffffffffff))
+end
+
+function init(args)
+  bad = 0
+  first_bad = 0
+  math.randomseed(os.time() + (i or 0))
+  i = i or 0
+  reqs = {}
+  for _, p in ipairs(MIX) do
+    local headers = { ["Cookie"] = COOKIE, ["X-CSRFToken"] = CSRF }
+    if p.htmx then headers["HX-Request"] = "true" end
+    if p.content_type then headers["Content-Type"] = p.content_type end
+    table.insert(reqs, { method = p.method, path = p.path, headers = headers, body = p.body,
+                         dynamic = p.dynamic })
+  end
+end
+
+function request()
+  i = i %% #reqs + 1
+  local r = reqs[i]
+  local body = r.body
+  if r.dynamic then body = string.gsub(body, "__UUID__", uuid4) end
+  return wrk.format(r.method, r.path, r.headers, body)
+end
+
+function response(status, headers, body)
+  if status ~= 200 then
+    bad = bad + 1
+    if first_bad == 0 then first_bad = status end
+  end
+end
+
+function done(summary, latency, requests)
+  local b, fb = 0, 0
+  for _, t in ipairs(threads) do
+    b = b + t:get("bad")
+    if fb == 0 then fb = t:get("first_bad") end
+  end
+  local e = summary.errors
+  io.write(string.format(
+    'WRK_JSON {"requests": %%d, "duration_us": %%d, "non_200": %%d, "first_non_200": %%d, ' ..
+    '"connect": %%d, "read": %%d, "write": %%d, "timeout": %%d, "p50_us": %%d, ' ..
+    '"p95_us": %%d, "p99_us": %%d, "max_us": %%d}\n',
+    summary.requests, summary.duration, b, fb, e.connect, e.read, e.write, e.timeout,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.max))
+end
+"""
+
+
+def _lua(value: Any) -> str:
+    if value is None:
+        return "nil"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # a JSON string is a valid Lua string literal here
+    if isinstance(value, list):
+        return "{" + ", ".join(_lua(v) for v in value) + "}"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_lua(v)}" for k, v in value.items()) + "}"
+    raise TypeError(value)
+
+
+def _mix_requests(probe_list: list[Probe]) -> list[dict[str, Any]]:
+    entries = []
+    by_name = {p.name: p for p in probe_list}
+    for name, weight in MIX.items():
+        probe = by_name.get(name)
+        if probe is None:
+            continue
+        for i in range(weight):
+            entry: dict[str, Any] = {"method": probe.method, "path": probe.path, "htmx": probe.htmx}
+            if probe.form is not None:
+                entry["content_type"] = "application/x-www-form-urlencoded"
+                entry["body"] = "&".join(f"{k}={v}" for k, v in probe.form(i).items())
+            if probe.payload is not None:
+                payload = json.dumps(probe.payload(i))
+                entry["content_type"] = "application/json"
+                entry["body"] = re.sub(r'"change_uuid": "[^"]+"', '"change_uuid": "__UUID__"',
+                                       payload)  # fmt: skip
+                entry["dynamic"] = True
+            entries.append(entry)
+    # Interleave so that concurrent users hit different pages at the same time.
+    return entries[::2] + entries[1::2]
+
+
+def _run_wrk(session: HttpSession, mix: list[dict[str, Any]], seconds: int) -> dict[str, Any]:
+    script = WRK_SCRIPT % {
+        "mix": _lua(mix),
+        "cookie": _lua(session.cookie),
+        "csrf": _lua(session.csrf),
+    }
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+    try:
+        completed = subprocess.run(  # noqa: S603 — wrk from Debian, fixed arguments
+            ["wrk",  # noqa: S607 "-t2", f"-c{USERS}", f"-d{seconds}s", "--timeout", "10s",
+             "-s", handle.name, session.base],
+            capture_output=True, text=True, timeout=seconds + 60, check=False,
+        )  # fmt: skip
+    finally:
+        os.unlink(handle.name)
+    line = next((ln for ln in completed.stdout.splitlines() if ln.startswith("WRK_JSON ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk failed: {completed.stdout}\n{completed.stderr}")
+    raw = json.loads(line.removeprefix("WRK_JSON "))
+    errors = raw["non_200"] + raw["connect"] + raw["read"] + raw["write"] + raw["timeout"]
+    return {
+        "tool": "wrk",
+        "requests": raw["requests"],
+        "seconds": round(raw["duration_us"] / 1e6, 1),
+        "rps": round(raw["requests"] / (raw["duration_us"] / 1e6), 1),
+        "p50_ms": round(raw["p50_us"] / 1000, 1),
+        "p95_ms": round(raw["p95_us"] / 1000, 1),
+        "p99_ms": round(raw["p99_us"] / 1000, 1),
+        "max_ms": round(raw["max_us"] / 1000, 1),
+        "errors": errors,
+        "first_error_status": raw["first_non_200"],
+    }
+
+
+def _run_python_load(session: HttpSession, mix: list[dict[str, Any]], seconds: int) -> dict:
+    """The same mix without wrk: USERS threads with keep-alive connections, time-bounded."""
+    host, port = session.base.removeprefix("http://").split(":")
+    deadline = time.monotonic() + seconds
+    latencies: list[float] = []
+    errors: list[int] = []
+    lock = threading.Lock()
+
+    def user(offset: int) -> None:
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        mine, bad, i = [], [], offset
+        while time.monotonic() < deadline:
+            entry = mix[i % len(mix)]
+            i += 1
+            headers = {"Cookie": session.cookie, "X-CSRFToken": session.csrf}
+            if entry.get("htmx"):
+                headers["HX-Request"] = "true"
+            body = entry.get("body")
+            if body and entry.get("dynamic"):
+                body = re.sub("__UUID__", lambda _m: str(uuid.uuid4()), body)
+            if "content_type" in entry:
+                headers["Content-Type"] = entry["content_type"]
+            started = time.perf_counter()
+            try:
+                conn.request(entry["method"], entry["path"], body=body, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                status = response.status
+            except OSError:
+                conn.close()
+                conn = http.client.HTTPConnection(host, int(port), timeout=10)
+                status = 0
+            mine.append((time.perf_counter() - started) * 1000)
+            if status != 200:
+                bad.append(status)
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+            errors.extend(bad)
+
+    started = time.monotonic()
+    workers = [threading.Thread(target=user, args=(n * 5,)) for n in range(USERS)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    elapsed = time.monotonic() - started
+    return {
+        "tool": "python threads",
+        "requests": len(latencies),
+        "seconds": round(elapsed, 1),
+        "rps": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(percentile(latencies, 50), 1),
+        "p95_ms": round(percentile(latencies, 95), 1),
+        "p99_ms": round(percentile(latencies, 99), 1),
+        "max_ms": round(max(latencies), 1),
+        "errors": len(errors),
+        "first_error_status": errors[0] if errors else 0,
+    }
+
+
+def cpu_ceiling(probe_list: list[Probe], in_process: dict[str, Any]) -> float:
+    """The most requests per second the machine's cores could serve for this mix if the app's
+    CPU time (in-process, median) were all that counted: an upper bound to compare with."""
+    names = [p.name for p in probe_list if p.name in MIX]
+    weights = sum(MIX[n] for n in names)
+    mean_cpu = sum(MIX[n] * in_process["pages"][n]["cpu_p50_ms"] for n in names) / weights
+    return round((os.cpu_count() or 1) * 1000 / mean_cpu, 1)
+
+
+def measure_throughput(
+    scenario: Scenario, probe_list: list[Probe], seconds: int, in_process: dict[str, Any]
+) -> dict:
+    mix = _mix_requests(probe_list)
+    with gunicorn(scenario.url, workers=2, threads=16) as base:
+        session = sign_in(base, scenario.teacher_email, scenario.password,
+                          f"/periodes/{scenario.period_id}")  # fmt: skip
+        runner = _run_wrk if shutil.which("wrk") else _run_python_load
+        runner(session, mix, 3)  # warm-up: templates compiled, connections pooled
+        result = runner(session, mix, seconds)
+    result["users"] = USERS
+    result["server"] = "gunicorn gthread, 2 processes x 16 threads"
+    result["cpu_ceiling_rps"] = cpu_ceiling(probe_list, in_process)
+    result["mix"] = {name: w for name, w in MIX.items() if any(p.name == name for p in probe_list)}
+    return result
+
+
+# --- assets ---------------------------------------------------------------------------------------
+
+
+def measure_assets() -> dict[str, Any]:
+    def files(pattern: str) -> dict[str, dict[str, int]]:
+        found = {}
+        for path in sorted(STATIC.rglob(pattern)):
+            data = path.read_bytes()
+            found[str(path.relative_to(STATIC))] = {"bytes": len(data), "gzip_bytes": gz(data)}
+        return found
+
+    js = files("*.js")
+    worker = ROOT / "service-worker.js"
+    if worker.exists():
+        data = worker.read_bytes()
+        js["/service-worker.js"] = {"bytes": len(data), "gzip_bytes": gz(data)}
+    css = files("*.css")
+    return {
+        "js": js,
+        "css": css,
+        "js_total_gzip": sum(v["gzip_bytes"] for v in js.values()),
+        "js_total_bytes": sum(v["bytes"] for v in js.values()),
+        "css_total_gzip": sum(v["gzip_bytes"] for v in css.values()),
+        "css_total_bytes": sum(v["bytes"] for v in css.values()),
+    }
+
+
+# --- the run --------------------------------------------------------------------------------------
+
+
+def _scale_codes(scenario: Scenario) -> tuple[list[str], bool]:
+    """The MEE scale's observed levels (what a rating cycles through), and whether /api/sync
+    exists yet."""
+    app = bench_app(scenario.url)
+    from app.extensions import db
+    from app.models import Level, ScaleLevel
+
+    with app.app_context():
+        framework_id = db.session.scalar(
+            select(Level.framework_id).where(Level.id == scenario.level_id)
+        )
+        codes = list(
+            db.session.scalars(
+                select(ScaleLevel.code)
+                .where(ScaleLevel.framework_id == framework_id)
+                .order_by(ScaleLevel.position)
+            )
+        )[1:]
+        has_sync = any(rule.rule == "/api/sync" for rule in app.url_map.iter_rules())
+        db.session.remove()
+        db.engine.dispose()
+    return codes, has_sync
+
+
+def _server_version(url: str) -> str:
+    if url.startswith("sqlite"):
+        return f"SQLite {sqlite3.sqlite_version}"
+    app = bench_app(url)
+    from app.extensions import db
+
+    with app.app_context():
+        version = db.session.scalar(text("SHOW server_version"))
+        db.session.remove()
+        db.engine.dispose()
+    return f"PostgreSQL {version}"
+
+
+def bench_database(url: str, requests: int, seconds: int) -> dict[str, Any]:
+    print(f"• generating the school in {url.split('@')[-1]} …", flush=True)
+    scenario = generate(url)
+    print(f"  {sum(scenario.counts.values())} rows in {scenario.seconds} s", flush=True)
+    codes, has_sync = _scale_codes(scenario)
+    probe_list = probes(scenario, codes, has_sync)
+    print(f"• in-process: {requests} requests per page …", flush=True)
+    result: dict[str, Any] = {
+        "engine": _server_version(url),
+        "generate_seconds": scenario.seconds,
+        "rows": scenario.counts,
+        "sync": "measured" if has_sync else "n/a (endpoint missing)",
+        **measure_in_process(scenario, probe_list, requests),
+    }
+    print(f"• gunicorn: {USERS} users for {seconds} s …", flush=True)
+    result["throughput"] = measure_throughput(scenario, probe_list, seconds, result)
+    return result
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    memory = ""
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        kib = int(meminfo.read_text().split()[1])
+        memory = f"{kib / 1024 / 1024:.0f} GiB"
+    return {
+        "cpu": model or platform.processor(),
+        "cores": os.cpu_count(),
+        "memory": memory,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "load_average_at_start": [round(x, 1) for x in os.getloadavg()],
+    }
+
+
+def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every budget of issue 10, met or not, with the margin."""
+    budgets: list[dict[str, Any]] = []
+    for db_name, data in results["databases"].items():
+        limit = round(PAGE_FACTOR * data["healthz"]["p50_ms"] + PAGE_SLACK_MS, 2)
+        for name, page in data["pages"].items():
+            if name == "rating_save":
+                target, what = RATING_SAVE_P95_MS, "rating save p95 ≤ 15 ms"
+            else:
+                target, what = limit, f"p95 ≤ 5 × /healthz p50 + 20 ms = {limit} ms"
+            budgets.append(
+                {
+                    "database": db_name,
+                    "budget": f"{page['label']}: {what}",
+                    "measured": f"{page['p95_ms']} ms",
+                    "met": page["p95_ms"] <= target and page["statuses"] == [200],
+                    "over": round(page["p95_ms"] - target, 1),
+                }
+            )
+        throughput = data["throughput"]
+        budgets.append(
+            {
+                "database": db_name,
+                "budget": "mix under gunicorn ≥ 150 req/s, 0 errors",
+                "measured": f"{throughput['rps']} req/s, {throughput['errors']} errors",
+                "met": throughput["rps"] >= MIN_THROUGHPUT and throughput["errors"] == 0,
+                "over": round(MIN_THROUGHPUT - throughput["rps"], 1),
+            }
+        )
+    first = next(iter(results["databases"].values()))
+    page = first["pages"]["assessment"]
+    budgets.append(
+        {
+            "database": "-",
+            "budget": "assessment page < 150 KB before gzip",
+            "measured": f"{page['bytes'] / 1000:.1f} KB",
+            "met": page["bytes"] < ASSESSMENT_PAGE_MAX_BYTES,
+            "over": round((page["bytes"] - ASSESSMENT_PAGE_MAX_BYTES) / 1000, 1),
+        }
+    )
+    js = results["assets"]["js_total_gzip"]
+    budgets.append(
+        {
+            "database": "-",
+            "budget": "all JavaScript < 50 KB gzipped",
+            "measured": f"{js / 1000:.1f} KB",
+            "met": js < JS_GZIP_MAX_BYTES,
+            "over": round((js - JS_GZIP_MAX_BYTES) / 1000, 1),
+        }
+    )
+    return budgets
+
+
+def _kb(n: int) -> str:
+    return f"{n / 1000:.1f}"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    dbs = results["databases"]
+    names = list(dbs)
+    lines = [
+        f"Measured {results['date']} on {m['cpu']} ({m['cores']} cores, {m['memory']}), "
+        f"{m['os']}, Python {m['python']}; "
+        + ", ".join(dbs[n]["engine"] for n in names)
+        + f". Load average at start {m['load_average_at_start']}, at end "
+        f"{m.get('load_average_at_end')}.",
+        "",
+        f"School: {results['school']}.",
+        "",
+        "**In-process latency** (Flask test client, signed-in teacher, "
+        f"{results['requests']} requests per page after {WARMUP} warm-up; queries = SQL "
+        "statements per request):",
+        "",
+        "| page | "
+        + " | ".join(f"{n} p50 / p95 (CPU p50), ms" for n in names)
+        + " | queries"
+        + "".join(f" ({n})" for n in names[1:])
+        + " | budget p95 (ms) |",
+        "|---|" + "---|" * len(names) + "---|" * len(names) + "---|",
+    ]
+    health = " | ".join(
+        f"{dbs[n]['healthz']['p50_ms']} / {dbs[n]['healthz']['p95_ms']} "
+        f"({dbs[n]['healthz']['cpu_p50_ms']})"
+        for n in names
+    )
+    lines.append(f"| `/healthz` (reference) | {health} |" + " 0 |" * len(names) + " |")
+    for name, page in dbs[names[0]]["pages"].items():
+        cells = []
+        budgets = []
+        for n in names:
+            p = dbs[n]["pages"][name]
+            mark = "" if p["statuses"] == [200] else f" (status {p['statuses']})"
+            cells.append(f"{p['p50_ms']} / **{p['p95_ms']}** ({p['cpu_p50_ms']}){mark}")
+            limit = (
+                RATING_SAVE_P95_MS
+                if name == "rating_save"
+                else round(PAGE_FACTOR * dbs[n]["healthz"]["p50_ms"] + PAGE_SLACK_MS, 1)
+            )
+            budgets.append(f"{limit} {'✅' if p['p95_ms'] <= limit else '❌'}")
+        queries = " | ".join(str(dbs[n]["pages"][name]["queries"]) for n in names)
+        lines.append(
+            f"| {page['label']} `{page['method']} {_generic(page['path'])}` | "
+            + " | ".join(cells)
+            + f" | {queries} | "
+            + " · ".join(budgets)
+            + " |"
+        )
+    for n in names:
+        if dbs[n]["sync"] != "measured":
+            lines.append(f"| Sync batch ({SYNC_BATCH} changes) `POST /api/sync` | "
+                         + " | ".join("n/a (endpoint missing)" for _ in names) + " |"
+                         + " |" * len(names) + " |")  # fmt: skip
+            break
+    lines += [
+        "",
+        "**Bytes sent** (HTML as the server sends it, and gzipped at level 6 as a reverse "
+        "proxy would; fragments are the htmx answers of the same URLs):",
+        "",
+        "| page or fragment | bytes | gzip | fragment bytes | fragment gzip "
+        "| fragment p50 / p95 (ms) |",
+        "|---|---|---|---|---|---|",
+    ]  # fmt: skip
+    first = dbs[names[0]]
+    for name, page in first["pages"].items():
+        frag = first["fragments"].get(name)
+        frag_cells = (
+            f"{_kb(frag['bytes'])} KB | {_kb(frag['gzip_bytes'])} KB | "
+            f"{frag['p50_ms']} / {frag['p95_ms']}"
+            if frag
+            else "– | – | –"
+        )
+        lines.append(
+            f"| {page['label']} | {_kb(page['bytes'])} KB | {_kb(page['gzip_bytes'])} KB | "
+            f"{frag_cells} |"
+        )
+    item = first["fragments"]["item_fragment"]
+    lines.append(
+        f"| {item['label']} | – | – | {_kb(item['bytes'])} KB | {_kb(item['gzip_bytes'])} KB | "
+        f"{item['p50_ms']} / {item['p95_ms']} |"
+    )
+    assets = results["assets"]
+    lines += [
+        "",
+        f"**Static assets**: all JavaScript {_kb(assets['js_total_bytes'])} KB, "
+        f"**{_kb(assets['js_total_gzip'])} KB gzipped** ({len(assets['js'])} files, htmx "
+        f"included); all CSS {_kb(assets['css_total_bytes'])} KB, "
+        f"**{_kb(assets['css_total_gzip'])} KB gzipped** ({len(assets['css'])} files).",
+        "",
+        "**Under gunicorn** (gthread, 2 processes × 16 threads, "
+        f"{USERS} concurrent users on 127.0.0.1, round-robin mix "
+        + ", ".join(f"{k} ×{v}" for k, v in dbs[names[0]]["throughput"]["mix"].items())
+        + "):",
+        "",
+        "| database | tool | requests | req/s | p50 (ms) | p95 (ms) | p99 (ms) | errors | "
+        "CPU ceiling (req/s) | budget ≥ 150 req/s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for n in names:
+        t = dbs[n]["throughput"]
+        ok = "✅" if t["rps"] >= MIN_THROUGHPUT and t["errors"] == 0 else "❌"
+        lines.append(
+            f"| {dbs[n]['engine']} | {t['tool']} | {t['requests']} in {t['seconds']} s | "
+            f"{t['rps']} | {t['p50_ms']} | {t['p95_ms']} | {t['p99_ms']} | {t['errors']} | "
+            f"{t['cpu_ceiling_rps']} | {ok} |"
+        )
+    lines += [
+        "",
+        "**Documents** (in-process, 3 timed runs after one warm-up):",
+        "",
+        "| document | "
+        + " | ".join(f"{n} median / max (s)" for n in names)
+        + " | size | queries |",
+        "|---|" + "---|" * len(names) + "---|---|",
+    ]
+    for name, doc in first["documents"].items():
+        timings = " | ".join(
+            f"{dbs[n]['documents'][name]['p50_s']} / {dbs[n]['documents'][name]['max_s']}"
+            for n in names
+        )
+        lines.append(
+            f"| {doc['label']} `{_generic(doc['path'])}` | {timings} | {_kb(doc['bytes'])} KB | "
+            f"{doc['queries']} |"
+        )
+    lines += ["", "**Budgets**:", "", "| database | budget | measured | met |", "|---|---|---|---|"]
+    for b in results["budgets"]:
+        lines.append(
+            f"| {b['database']} | {b['budget']} | {b['measured']} | {'✅' if b['met'] else '❌'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _generic(path: str) -> str:
+    return re.sub(r"\d+", "<id>", path)
+
+
+def main(argv: Iterable[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Passerelle school-scale benchmark")
+    parser.add_argument("--requests", type=int, default=200, help="timed requests per page")
+    parser.add_argument("--duration", type=int, default=15, help="seconds of load per database")
+    parser.add_argument("--only", choices=("sqlite", "postgresql"))
+    parser.add_argument("--output", default=str(BENCH_DIR), help="folder for results.json/.md")
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    started = time.perf_counter()
+    results: dict[str, Any] = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine(),
+        "requests": args.requests,
+        "databases": {},
+    }
+    urls = {}
+    if args.only in (None, "sqlite"):
+        urls["sqlite"] = sqlite_url()
+    if args.only in (None, "postgresql"):
+        pg = postgresql_url()
+        if pg:
+            urls["postgresql"] = pg
+        elif args.only == "postgresql":
+            raise SystemExit("Set BENCH_DATABASE_URL (…/passerelle_bench) for PostgreSQL.")
+        else:
+            print("• PostgreSQL skipped: set BENCH_DATABASE_URL to include it.", flush=True)
+    for name, url in urls.items():
+        results["databases"][name] = bench_database(url, args.requests, args.duration)
+    first = next(iter(results["databases"].values()))
+    rows = first["rows"]
+    results["school"] = (
+        f"{rows['class_groups']} classes, {rows['learners']} learners, {rows['periods']} periods "
+        f"of 6 weeks, {rows['portfolios']} portfolios, {rows['activity_sheets']} written sheets "
+        f"with {rows['sheet_tasks'] + rows['sheet_competencies'] + rows['sheet_criteria']} "
+        f"framework selections, {rows['assessments']} assessments (half completed) with "
+        f"{rows['assessment_items']} rated items and their history"
+    )
+    results["assets"] = measure_assets()
+    results["machine"]["load_average_at_end"] = [round(x, 1) for x in os.getloadavg()]
+    results["budgets"] = evaluate(results)
+    results["seconds"] = round(time.perf_counter() - started)
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    (out / "results.md").write_text(markdown(results))
+    print(markdown(results))
+    print(f"Written {out / 'results.json'} and {out / 'results.md'} in {results['seconds']} s.")
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""Gunicorn settings for Passerelle (`gunicorn -c gunicorn.conf.py`).
+
+Live updates keep one server-sent-events stream open per open period view or assessment, and
+a stream occupies one worker thread for as long as the page stays open. Threaded workers
+(gthread) make that cheap: a stream waits on a queue without holding a database connection,
+and the other threads keep serving ordinary requests. Size `threads` for the streams you
+expect plus the requests in flight; with several workers set REDIS_URL so that an event
+published by one process reaches the streams held by the others.
+
+Environment: GUNICORN_BIND (default 127.0.0.1:5000), GUNICORN_WORKERS (2 with REDIS_URL, else 1),
+GUNICORN_THREADS (64), GUNICORN_ACCESS_LOG (unset: no access log; "-" for stdout).
+"""
+
+import os
+from typing import Any
+
+wsgi_app = "app:create_app()"
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:5000")
+# Without Redis, live events stay inside the process that published them: one process then.
+workers = int(os.environ.get("GUNICORN_WORKERS") or (2 if os.environ.get("REDIS_URL") else 1))
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "64"))
+# Idle keep-alive connections a worker keeps besides the busy threads.
+worker_connections = 1000
+keepalive = 5
+# gthread workers report liveness from their main loop, so a long stream does not count as
+# a stuck request; this only catches a worker that stopped responding altogether.
+timeout = 120
+# On restart, open streams are cut after this; browsers reconnect on their own.
+graceful_timeout = 10
+# Each worker builds its own app (and its own Redis listener thread) after the fork.
+preload_app = False
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
+errorlog = "-"
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# No local control socket (gunicornc): nothing here needs it, and its default path is shared
+# by every gunicorn of the same user.
+control_socket_disable = True
+
+
+def on_starting(server: Any) -> None:
+    if server.cfg.workers > 1 and not os.environ.get("REDIS_URL"):
+        server.log.warning(
+            "%d workers without REDIS_URL: live updates only reach pages whose stream is held "
+            "by the worker that published them. Set REDIS_URL, or run one worker.",
+            server.cfg.workers,
+        )
+
+
+def _end_live_streams() -> None:
+    from app.services import events
+
+    events.end_all_streams()
+
+
+def post_worker_init(worker: Any) -> None:
+    """On SIGTERM (graceful stop, reload), end this worker's live streams at once so it stops
+    in a moment instead of waiting `graceful_timeout` for streams that never finish."""
+    import signal
+
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_term(signum: int, frame: Any) -> None:
+        _end_live_streams()
+        if callable(previous):
+            previous(signum, frame)
+
+    signal.signal(signal.SIGTERM, on_term)
+
+
+def worker_int(worker: Any) -> None:
+    """SIGINT / SIGQUIT (quick stop): same, before the worker exits."""
+    _end_live_streams()
