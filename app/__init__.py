@@ -25,6 +25,7 @@ BLUEPRINTS: list[str] = [
     "dashboard",
     "sheets",
     "journal",
+    "sync",
 ]
 
 CSP = (

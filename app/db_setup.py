@@ -1,12 +1,18 @@
 """SQLite connection settings: enforce foreign keys (ON DELETE rules), WAL for concurrent
 readers across worker processes, a busy timeout, and real transactions (pysqlite otherwise
-opens them lazily, which breaks SAVEPOINTs)."""
+opens them lazily, which breaks SAVEPOINTs).
+
+A request that may write (POST, PUT, PATCH, DELETE) opens its transaction with BEGIN IMMEDIATE:
+it waits (busy_timeout) for the write lock up front, instead of reading under a snapshot and
+failing with "database is locked" when another process wrote meanwhile. Reads keep a plain
+BEGIN so pages never wait for writers (WAL)."""
 
 from __future__ import annotations
 
 import sqlite3
 from typing import Any
 
+from flask import has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
@@ -24,7 +30,14 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(connection: Connection) -> None:
-    if connection.dialect.name == "sqlite":
+    if connection.dialect.name != "sqlite":
+        return
+    if has_request_context() and request.method in WRITE_METHODS:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
         connection.exec_driver_sql("BEGIN")

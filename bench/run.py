@@ -66,6 +66,7 @@ JS_GZIP_MAX_BYTES = 50_000
 MIN_THROUGHPUT = 150.0
 _CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 _CSRF_INPUT = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 _SKIPPED = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 
 
@@ -113,13 +114,14 @@ def probes(scenario: Scenario, codes: list[str], has_sync: bool) -> list[Probe]:
 
 def sync_batch_payload(scenario: Scenario, codes: list[str], iteration: int) -> dict[str, Any]:
     """A device's outbox of SYNC_BATCH changes to as many items of the MEE assessment, each
-    with a fresh client UUID (issue 6: item, value, device time, base version). Adjust the
-    field names here if /api/sync settles on others; the run reports its answer's status."""
+    with a fresh client UUID, as /api/sync takes them (app/blueprints/sync/openapi.py,
+    AssessmentItemChange). No base version: the device saw no earlier value."""
     now = datetime.now(UTC).isoformat()
     return {
         "changes": [
             {
-                "change_uuid": str(uuid.uuid4()),
+                "uuid": str(uuid.uuid4()),
+                "type": "assessment_item",
                 "assessment_id": scenario.assessment_id,
                 "item_key": f"criterion:{criterion_id}",
                 "value": codes[(iteration + n) % len(codes)],
@@ -129,6 +131,19 @@ def sync_batch_payload(scenario: Scenario, codes: list[str], iteration: int) -> 
             for n, criterion_id in enumerate(scenario.criterion_ids[:SYNC_BATCH])
         ]
     }
+
+
+def sync_answer_problem(body: bytes) -> str | None:
+    """What is wrong with a sync answer: every change must come back with a receipt."""
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return "not JSON"
+    if answer.get("errors"):
+        return f"per-change errors: {answer['errors'][:1]}"
+    if len(answer.get("receipts", [])) != SYNC_BATCH:
+        return f"{len(answer.get('receipts', []))} receipts for {SYNC_BATCH} changes"
+    return None
 
 
 # --- statistics -----------------------------------------------------------------------------------
@@ -237,6 +252,10 @@ def measure_in_process(scenario: Scenario, probe_list: list[Probe], n: int) -> d
                 started, cpu = time.perf_counter(), time.thread_time()
                 status, body = _request(client, probe, csrf, i, probe.htmx)
                 elapsed = (time.perf_counter() - started) * 1000
+                if probe.name == "sync_batch" and status == 200:
+                    problem = sync_answer_problem(body)
+                    if problem:
+                        raise RuntimeError(f"/api/sync: {problem}")
                 if i >= WARMUP:
                     timings.append(elapsed)
                     cpu_times.append((time.thread_time() - cpu) * 1000)
@@ -338,15 +357,15 @@ def _documents(client: Any, csrf: str, scenario: Scenario, counter: StatementCou
 
 # --- under gunicorn -------------------------------------------------------------------------------
 
-MIX = {  # how many of each in the round-robin mix
-    "period_view": 2,
-    "learner_view": 2,
-    "sheet": 2,
-    "framework_grid": 1,
-    "assessment": 2,
-    "rating_save": 3,
+MIX = {  # how many of each in the round-robin mix: page views and ratings, a rare big sync
+    "period_view": 4,
+    "learner_view": 4,
+    "sheet": 4,
+    "framework_grid": 2,
+    "assessment": 4,
+    "rating_save": 6,
     "sync_batch": 1,
-    "dashboard": 1,
+    "dashboard": 2,
 }
 
 WRK_SCRIPT = r"""
@@ -391,7 +410,8 @@ function request()
 end
 
 function response(status, headers, body)
-  if status ~= 200 then
+  -- A sync answer with per-change errors is an error too (Flask writes compact JSON).
+  if status ~= 200 or string.find(body, '"errors":[{', 1, true) then
     bad = bad + 1
     if first_bad == 0 then first_bad = status end
   end
@@ -431,12 +451,15 @@ def _lua(value: Any) -> str:
 
 
 def _mix_requests(probe_list: list[Probe]) -> list[dict[str, Any]]:
-    entries = []
+    """The mix as one round-robin list, pages interleaved so that concurrent users hit
+    different pages at the same time."""
     by_name = {p.name: p for p in probe_list}
+    groups: list[list[dict[str, Any]]] = []
     for name, weight in MIX.items():
         probe = by_name.get(name)
         if probe is None:
             continue
+        group = []
         for i in range(weight):
             entry: dict[str, Any] = {"method": probe.method, "path": probe.path, "htmx": probe.htmx}
             if probe.form is not None:
@@ -445,12 +468,18 @@ def _mix_requests(probe_list: list[Probe]) -> list[dict[str, Any]]:
             if probe.payload is not None:
                 payload = json.dumps(probe.payload(i))
                 entry["content_type"] = "application/json"
-                entry["body"] = re.sub(r'"change_uuid": "[^"]+"', '"change_uuid": "__UUID__"',
-                                       payload)  # fmt: skip
+                # Every UUID in the batch becomes a fresh one per request (wrk's Lua does it),
+                # whatever the field is called, so no request is a replay.
+                entry["body"] = _UUID.sub("__UUID__", payload)
                 entry["dynamic"] = True
-            entries.append(entry)
-    # Interleave so that concurrent users hit different pages at the same time.
-    return entries[::2] + entries[1::2]
+            group.append(entry)
+        groups.append(group)
+    entries = []
+    while any(groups):
+        for group in groups:
+            if group:
+                entries.append(group.pop(0))
+    return entries
 
 
 def _run_wrk(session: HttpSession, mix: list[dict[str, Any]], seconds: int) -> dict[str, Any]:
@@ -463,7 +492,7 @@ def _run_wrk(session: HttpSession, mix: list[dict[str, Any]], seconds: int) -> d
         handle.write(script)
     try:
         completed = subprocess.run(  # noqa: S603 — wrk from Debian, fixed arguments
-            ["wrk",  # noqa: S607 "-t2", f"-c{USERS}", f"-d{seconds}s", "--timeout", "10s",
+            ["wrk", "-t2", f"-c{USERS}", f"-d{seconds}s", "--timeout", "10s",  # noqa: S607
              "-s", handle.name, session.base],
             capture_output=True, text=True, timeout=seconds + 60, check=False,
         )  # fmt: skip
@@ -514,8 +543,10 @@ def _run_python_load(session: HttpSession, mix: list[dict[str, Any]], seconds: i
             try:
                 conn.request(entry["method"], entry["path"], body=body, headers=headers)
                 response = conn.getresponse()
-                response.read()
+                data = response.read()
                 status = response.status
+                if b'"errors":[{' in data:  # a sync answer with per-change errors
+                    status = 422
             except OSError:
                 conn.close()
                 conn = http.client.HTTPConnection(host, int(port), timeout=10)
@@ -755,13 +786,13 @@ def markdown(results: dict[str, Any]) -> str:
         f"School: {results['school']}.",
         "",
         "**In-process latency** (Flask test client, signed-in teacher, "
-        f"{results['requests']} requests per page after {WARMUP} warm-up; queries = SQL "
-        "statements per request):",
+        f"{results['requests']} requests per page after {WARMUP} warm-up. CPU = CPU time of "
+        "the request's thread, what the request costs whatever else the machine runs (without "
+        "PostgreSQL's own work); queries = SQL statements per request):",
         "",
         "| page | "
         + " | ".join(f"{n} p50 / p95 (CPU p50), ms" for n in names)
-        + " | queries"
-        + "".join(f" ({n})" for n in names[1:])
+        + "".join(f" | queries ({n})" for n in names)
         + " | budget p95 (ms) |",
         "|---|" + "---|" * len(names) + "---|" * len(names) + "---|",
     ]
@@ -851,6 +882,10 @@ def markdown(results: dict[str, Any]) -> str:
             f"{t['cpu_ceiling_rps']} | {ok} |"
         )
     lines += [
+        "",
+        "CPU ceiling = cores × 1000 / the mix's mean in-process CPU time per request: the most "
+        "this machine could serve if the app's Python were its only work (wrk and PostgreSQL "
+        "need CPU too).",
         "",
         "**Documents** (in-process, 3 timed runs after one warm-up):",
         "",

@@ -60,15 +60,35 @@ def preload_frameworks(app: Flask) -> None:
 
 
 def isolate_requests(app: Flask) -> None:
-    """Requests of the test client reuse the test's app context, and so its `g`; clear it so
-    each request starts like a real one (no cached current user from the previous request)."""
-    from flask import g, request_started
+    """Make each test-client request start like a real one.
 
-    def _clear_g(sender: Flask, **_extra: Any) -> None:
+    Requests reuse the test's app context, and so its `g` and its database session. Before
+    each request: clear `g` (no cached current user), commit what the test set up (a SAVEPOINT
+    release inside the test's transaction, so a route's rollback cannot wipe the test's world),
+    and drop the loader options objects kept from a request, before and after it (a list
+    view's raiseload("*") would otherwise leak into later lazy loads)."""
+    from flask import g, request_started, request_tearing_down
+    from sqlalchemy import inspect as sa_inspect
+
+    def _fresh_request(sender: Flask, **_extra: Any) -> None:
         for key in list(g):
             g.pop(key, None)
+        session = _db.session()
+        if session.in_transaction():
+            session.commit()
+        _drop_loader_options()
 
-    request_started.connect(_clear_g, app, weak=False)
+    def _drop_loader_options(*_args: Any, **_extra: Any) -> None:
+        if not _db.session.registry.has():  # e.g. a stream closed its session on purpose
+            return
+        for obj in list(_db.session().identity_map.values()):
+            state = sa_inspect(obj)
+            state.load_options = ()
+            state.callables = {}  # per-instance lazy loaders, e.g. raiseload's
+
+    request_started.connect(_fresh_request, app, weak=False)
+    # After the request too: the test reads its objects again (lazy loads must work).
+    request_tearing_down.connect(_drop_loader_options, app, weak=False)
 
 
 @pytest.fixture(scope="session")

@@ -978,7 +978,9 @@ class Selections:
 
 
 def load_selections(portfolio_ids: list[int]) -> dict[int, Selections]:
-    """The selections of the sheets of several portfolios: 4 queries whatever their number.
+    """The selections of the sheets of several portfolios (the dashboard): 4 queries
+    whatever their number. Same rules and numbering as
+    `framework_links.selections_for_portfolio`, which serves one portfolio (the grid).
 
     A task counts when a SheetTask row exists (ticked by the learner or confirmed/added by
     the teacher); a competency when a SheetCompetency row exists or one of its criteria is

@@ -424,16 +424,6 @@ def _date(value: str | None) -> date | None:
         return None
 
 
-def latest_assessment_levels(learner: Learner) -> dict[int, list[tuple[Column, Cell]]]:
-    """Per competency id, the (column, cell) pairs of the company assessments: the evidence
-    shown beside each competency on the interim review form."""
-    board = build_dashboard(learner, source="company")
-    return {
-        line.id: [(col, cell) for col, cell in zip(board.columns, line.cells, strict=True)]
-        for line in board.lines
-    }
-
-
 __all__ = [
     "SOURCES",
     "Cell",
@@ -442,5 +432,4 @@ __all__ = [
     "CoverageGroup",
     "Dashboard",
     "build_dashboard",
-    "latest_assessment_levels",
 ]

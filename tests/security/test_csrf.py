@@ -170,8 +170,10 @@ def test_csrf_protects_every_unsafe_method_and_no_view_is_exempt(app: Flask) -> 
     )
 
 
-def test_production_config_enables_csrf() -> None:
+def test_production_config_enables_csrf(monkeypatch: pytest.MonkeyPatch) -> None:
     from app.config import Config
 
+    monkeypatch.setenv("SECRET_KEY", "x")  # no key file written to instance/
+    monkeypatch.setenv("DATABASE_URL", "sqlite://")
     config = Config()
     assert getattr(config, "WTF_CSRF_ENABLED", True) is True

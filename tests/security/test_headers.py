@@ -232,6 +232,8 @@ def test_cookies_are_secure_by_default_outside_the_demo(monkeypatch: pytest.Monk
     from app.config import Config
 
     monkeypatch.delenv("SESSION_COOKIE_SECURE", raising=False)
+    monkeypatch.setenv("SECRET_KEY", "x")  # no key file written to instance/
+    monkeypatch.setenv("DATABASE_URL", "sqlite://")
     config = Config()
     assert config.SESSION_COOKIE_SECURE is True
     assert config.SESSION_COOKIE_HTTPONLY is True

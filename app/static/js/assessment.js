@@ -58,7 +58,7 @@
   function send(id) {
     var s = state[id];
     var item = document.getElementById(id);
-    if (!s || !item || !window.htmx || !urlOf(item)) return;
+    if (!s || !item || !window.htmx || !urlOf(item) || s.latest === undefined) return;
     if (s.inflight) { s.again = true; return; }
     if (s.latest === savedValue(item)) return;
     s.inflight = true;
@@ -130,6 +130,16 @@
       link.parentNode.appendChild(holder);
       link.setAttribute("aria-expanded", "true");
       window.htmx.ajax("GET", link.getAttribute("href"), { source: link, target: holder, swap: "innerHTML" });
+    }
+  });
+
+  // offline.js sent this item's latest choice through its outbox and now shows the server's
+  // answer: that choice is no longer "unsaved", so the swap must not bring it back.
+  document.addEventListener("passerelle:item-settled", function (event) {
+    var s = event.detail && state[event.detail.id];
+    if (s && !s.inflight) {
+      clearTimeout(s.timer);
+      s.latest = s.sent = undefined;
     }
   });
 

@@ -197,11 +197,44 @@
     });
   }
 
-  // A checkbox of the grid that could not be sent goes back to its saved state.
-  document.addEventListener("htmx:sendError", function (event) {
+  // "Relier au référentiel": each box saves at once and its task block comes back. The item
+  // is the box's name and value ("crit:12:345"); the no-JS form posts them all instead.
+  function toggle(el, checked) {
+    var grid = el.closest("form.link-grid");
+    var block = el.closest(".link-task");
+    if (!grid || !block || !window.htmx) return;
+    window.htmx.ajax("POST", grid.dataset.toggleUrl, {
+      source: el,
+      target: block,
+      swap: "outerHTML",
+      values: { item: el.name + ":" + el.value, checked: checked ? "1" : "0" }
+    });
+  }
+
+  document.addEventListener("change", function (event) {
+    var el = event.target;
+    if (el && el.type === "checkbox" && el.closest && el.closest("form.link-grid")) {
+      toggle(el, el.checked);
+    }
+  });
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("form.link-grid button[name=confirm]");
+    if (button) {
+      event.preventDefault();
+      toggle(button, true);
+    }
+  });
+
+  // A box of the grid that could not be saved goes back to its saved state (refused: the
+  // server's message shows in #flash; no network: say so here).
+  document.addEventListener("htmx:afterRequest", function (event) {
     var el = event.detail.elt;
-    if (!el || el.type !== "checkbox" || !el.closest(".link-grid")) return;
-    el.checked = !el.checked;
+    var xhr = event.detail.xhr;
+    if (!el || el.type !== "checkbox" || !el.closest || !el.closest(".link-grid")) return;
+    if (xhr && xhr.status > 0 && xhr.status < 400) return;
+    if (document.body.contains(el)) el.checked = !el.checked;
+    if (xhr && xhr.status > 0) return;
     var flash = document.getElementById("flash");
     if (flash) {
       flash.innerHTML = "";
