@@ -166,7 +166,8 @@ def main(argv: Iterable[str] | None = None) -> None:
         ("Assessment page (MEE)", f"/portfolios/{scenario.portfolio_id}/bilan", True),
     ]  # fmt: skip
     results = []
-    with gunicorn(scenario.url, workers=2, threads=16) as base:
+    with gunicorn(scenario.url, workers=2, threads=16) as server:
+        base = server.base
         session = sign_in(base, scenario.teacher_email, scenario.password,
                           f"/periodes/{scenario.period_id}")  # fmt: skip
         for label, path, signed_in in pages:

@@ -31,10 +31,29 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass
+class Server:
+    base: str  # http://127.0.0.1:<port>
+    pid: int  # gunicorn's master process
+
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the master and its workers (Linux /proc)."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(stat.parent.name) == self.pid or int(fields[1]) == self.pid:
+                total += (int(fields[11]) + int(fields[12])) / ticks
+        return total
+
+
 @contextmanager
-def gunicorn(url: str, workers: int = 2, threads: int = 16) -> Iterator[str]:
-    """Serve the app with gunicorn.conf.py (gthread) on a free 127.0.0.1 port; yields the base
-    URL and stops the server (its whole process group) on exit."""
+def gunicorn(url: str, workers: int = 2, threads: int = 16) -> Iterator[Server]:
+    """Serve the app with gunicorn.conf.py (gthread) on a free 127.0.0.1 port; yields the
+    server and stops it (its whole process group) on exit."""
     port = free_port()
     env = dict(os.environ)
     env.pop("REDIS_URL", None)
@@ -61,7 +80,7 @@ def gunicorn(url: str, workers: int = 2, threads: int = 16) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base, process)
-        yield base
+        yield Server(base, process.pid)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)

@@ -162,27 +162,39 @@ def test_assessment_scored_offline_lands_exactly_once(
     expect(page.locator(STATUS)).to_contain_text("7 modifications en attente")
     assert sorted(e["uuid"] for e in _outbox(page)) == sorted(uuids)
 
-    # The network returns but the server fails: every entry stays.
-    failures: list[str] = []
+    # The network returns but the server fails — a 500, an HTML page with status 200, a
+    # redirect to the sign-in page: every entry stays.
+    failures: list[int] = []
     state = {"fail": True}
+    answers = [
+        {"status": 500, "content_type": "text/html", "body": "<h1>Erreur</h1>"},
+        {"status": 200, "content_type": "text/html", "body": "<!doctype html><p>Connexion</p>"},
+        {"status": 302, "headers": {"Location": "/connexion"}, "body": ""},
+    ]
 
     def sync_route(route: Any) -> None:
         if state["fail"]:
-            failures.append(route.request.url)
-            route.fulfill(status=500, content_type="text/html", body="<h1>Erreur</h1>")
+            answer = answers[len(failures) % len(answers)]
+            failures.append(answer["status"])
+            route.fulfill(**answer)
         else:
             route.continue_()
 
     context.route("**/api/sync", sync_route)
     context.set_offline(False)
     _wait(page, lambda: len(failures) >= 1)
+    while len(failures) < len(answers):
+        seen = len(failures)
+        page.get_by_role("button", name="Synchroniser").click()
+        _wait(page, lambda seen=seen: len(failures) > seen)
     expect(page.locator(STATUS)).to_contain_text("7 modifications en attente")
     page.wait_for_timeout(500)
     assert len(_outbox(page)) == 7 and _changes(w) == []
+    assert set(failures) == {500, 200, 302}
 
-    # The server recovers: "Synchroniser" sends; each change lands once.
+    # The server recovers; the page comes back to the foreground: it sends, each change once.
     state["fail"] = False
-    page.get_by_role("button", name="Synchroniser").click()
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
     expect(page.locator(STATUS)).to_have_text("Toutes vos saisies sont envoyées.")
     assert _outbox(page) == []
     page.wait_for_timeout(800)  # Background Sync or another trigger must not add anything
@@ -300,12 +312,12 @@ def test_learner_drafts_a_sheet_offline_on_a_phone(
     expect(page.get_by_label("Description de l'activité")).to_be_visible()
     page.get_by_label("Description de l'activité").fill("Rédigé dans le bus, sans réseau.")
     expect(page.locator(STATUS)).to_contain_text("1 modification en attente")
-    expect(page.locator("#save-status")).to_contain_text("Hors connexion")
+    expect(page.locator("#save-status")).to_contain_text("Pas de connexion")
     w.session.rollback()
     assert w.session.get(ActivitySheet, sheet_id).description == ""  # type: ignore[union-attr]
 
     page.context.set_offline(False)
-    expect(page.locator(STATUS)).to_have_count(1)
+    expect(page.locator("#save-status")).to_contain_text("Enregistré à")
 
     def landed() -> bool:
         w.session.rollback()
@@ -314,6 +326,8 @@ def test_learner_drafts_a_sheet_offline_on_a_phone(
 
     _wait(page, landed)
     page.wait_for_function("window.PasserelleOutbox.all().then(e => e.length === 0)")
+    draft = f"passerelle:draft:sheet:{sheet_id}"
+    page.wait_for_function(f"localStorage.getItem('{draft}') === null")
     w.session.rollback()
     receipts = w.session.scalar(select(func.count()).select_from(SyncReceipt))
     assert receipts == 1
@@ -362,6 +376,46 @@ def test_sign_out_with_waiting_changes_asks_first_and_keeps_them(
     page.goto(url)
     expect(page.locator(STATUS)).to_have_text("Toutes vos saisies sont envoyées.")
     assert len(_changes(w)) == 2
+    context.close()
+
+
+def test_waiting_changes_are_dropped_only_when_the_user_says_so(
+    browser: Any, e2e_world: Any, login: Any, live_server: Any
+) -> None:
+    w = e2e_world
+    url = f"{live_server.url}/portfolios/{w.portfolio.id}/bilan"
+    comp = _competencies(w)[0]
+    context = browser.new_context(locale="fr-FR")
+    page = context.new_page()
+    login(page, w.teacher)
+    _open_online(page, url)
+    context.set_offline(True)
+    page.reload()
+    _rate(page, comp.id, "2")
+    page.get_by_text("Voir les modifications en attente").click()
+    expect(page.locator(".outbox-list")).to_contain_text(f"{comp.code} Compétence globale : 2")
+    messages: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        messages.append(dialog.message)
+        (dialog.accept if len(messages) > 1 else dialog.dismiss)()
+
+    page.on("dialog", answer)
+    discard = page.get_by_role("button", name="Supprimer ces modifications de cet appareil")
+    discard.click()
+    _wait(page, lambda: len(messages) == 1)
+    assert messages[0] == (
+        "1 modification n'a pas été envoyée au serveur. La supprimer de cet appareil ? "
+        "Elle sera perdue."
+    )
+    assert len(_outbox(page)) == 1
+    discard.click()
+    expect(page.locator(STATUS)).to_contain_text("Hors connexion")
+    assert _outbox(page) == []
+    expect(page.locator(".pending-note")).to_have_count(0)
+    context.set_offline(False)
+    page.wait_for_timeout(500)
+    assert _changes(w) == []
     context.close()
 
 

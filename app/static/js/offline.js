@@ -115,8 +115,8 @@
       text = plural(n, "modification en attente", "modifications en attente");
       if (refused) text += " (dont " + plural(refused, "refusée", "refusées") + " par le serveur)";
       if (state.syncing) text += " — envoi en cours…";
-      else if (!online()) text += " — hors connexion : elles seront envoyées au retour du réseau.";
-      else if (state.lastStatus === "error") text += " — le serveur n'a pas répondu, nouvel essai bientôt.";
+      else if (!online()) text += " — hors connexion : " + (n > 1 ? "elles seront envoyées" : "elle sera envoyée") + " au retour du réseau.";
+      else if (state.lastStatus === "error") text += " — le serveur n'a pas répondu, nouvel essai dans un instant.";
     } else if (!online()) {
       text = "Hors connexion : vos saisies sont gardées sur cet appareil.";
     } else {
@@ -163,7 +163,8 @@
     var n = state.entries.length;
     if (!n) return;
     var message = plural(n, "modification n'a", "modifications n'ont") +
-      " pas été envoyée" + (n > 1 ? "s" : "") + " au serveur. Les supprimer de cet appareil ? Elles seront perdues.";
+      " pas été envoyée" + (n > 1 ? "s au serveur. Les supprimer de cet appareil ? Elles seront perdues."
+        : " au serveur. La supprimer de cet appareil ? Elle sera perdue.");
     if (!window.confirm(message)) return;
     Outbox.discard(userId).then(function () {
       document.querySelectorAll(".is-pending").forEach(unmarkPending);
@@ -175,17 +176,26 @@
 
   function sync(options) {
     options = options || {};
-    if (state.syncing) return state.syncing;
+    if (state.syncing) {
+      state.again = true; // a change queued while sending: another round afterwards
+      return state.syncing;
+    }
     if (!state.entries.length && !options.manual) return refresh();
     var headers = window.Passerelle && window.Passerelle.liveHeaders ? window.Passerelle.liveHeaders() : {};
+    state.again = false;
     state.syncing = Outbox.flush({ retryErrors: !!options.retryErrors, headers: headers, source: PAGE_ID })
       .then(function (result) {
-        state.syncing = null;
         state.lastStatus = result.status;
         if (result.status === "auth") state.auth = true;
         else if (result.status === "ok" || result.status === "empty") state.auth = false;
-        afterSync(result.receipts || []);
-        return refresh().then(function () { return result; });
+        return refresh().then(function () {
+          state.syncing = null;
+          afterSync(result.receipts || []);
+          if (state.again && result.status === "ok") syncSoon(100);
+          else if (result.status === "error" && state.entries.length) syncSoon(30000);
+          render();
+          return result;
+        });
       }, function () {
         state.syncing = null;
         state.lastStatus = "error";
@@ -211,10 +221,12 @@
         reloadItem(receipt.item_key);
       }
       if (sheetForm && receipt.type === "sheet" && receipt.sheet_id === sheetForm.sheetId) {
-        if (receipt.updated_at) sheetForm.form.dataset.savedAt = receipt.updated_at;
-        sheetStatus(receipt.outcome === "superseded"
-          ? "La fiche avait été modifiée depuis un autre appareil : votre brouillon est gardé sur ce téléphone."
-          : "Enregistré (envoyé depuis cet appareil).", receipt.outcome === "superseded" ? "offline" : "saved");
+        if (receipt.outcome === "superseded") {
+          sheetStatus("La fiche a été modifiée depuis un autre appareil après votre texte : " +
+            "c'est cette version qui est gardée. Votre brouillon reste sur ce téléphone.", "offline");
+        } else if (!pendingFor("sheet", sheetForm.sheetId)) {
+          sheetSaved(receipt.updated_at);
+        }
       }
     });
     recachePageSoon();
@@ -284,7 +296,7 @@
     return value === undefined ? null : value;
   }
 
-  function queueItem(key, value, base) {
+  function queueItem(key, value, base, failed) {
     var box = document.getElementById(domId(key));
     var version = parseInt(base, 10);
     if (isNaN(version)) version = box && box.dataset.version ? parseInt(box.dataset.version, 10) : null;
@@ -300,12 +312,15 @@
       label: labelOf(box, key),
       valueText: valueText(key, clean),
       page: location.pathname
-    }).then(afterQueue);
+    }).then(function () { return afterQueue(failed); });
   }
 
-  function afterQueue() {
-    backgroundSync();
-    return refresh().then(function () { if (online()) syncSoon(200); });
+  // Offline, Background Sync sends when the network returns (even with the page closed).
+  // Online with earlier changes waiting, send now. After a request that failed although the
+  // device says it is online (a weak signal, a server out of reach), try again a bit later.
+  function afterQueue(failed) {
+    if (!online()) backgroundSync();
+    return refresh().then(function () { if (online()) syncSoon(failed ? 5000 : 200); });
   }
 
   function reloadItem(key) {
@@ -379,7 +394,7 @@
       if (!config || String(config.verb).toLowerCase() !== "post") return;
       var key = keyOfPath(config.path);
       if (key) {
-        queueItem(key, param(config.parameters, "value"), param(config.parameters, "base_version"));
+        queueItem(key, param(config.parameters, "value"), param(config.parameters, "base_version"), true);
       } else if (config.path && config.path.indexOf("/portfolios/") === 0) {
         flashOffline("Pas de connexion : cette action n'a pas été envoyée. Réessayez au retour du réseau.");
       }
@@ -417,7 +432,44 @@
     status.textContent = text;
   }
 
-  function queueSheet(parameters) {
+  var NO_NETWORK = "Pas de connexion : votre texte est gardé sur ce téléphone et sera envoyé dès le retour du réseau.";
+
+  function formValues(form) {
+    var out = {};
+    form.querySelectorAll("input[type=text], input[type=radio], select, textarea").forEach(function (el) {
+      if (!el.name) return;
+      if (el.type === "radio") {
+        if (el.checked) out[el.name] = el.value;
+        else if (!(el.name in out)) out[el.name] = "";
+      } else {
+        out[el.name] = el.value;
+      }
+    });
+    return out;
+  }
+
+  // The server has the sheet as this page shows it: say so as sheets.js does after a save,
+  // and drop its draft (kept on the device until the server has the text).
+  function sheetSaved(updatedAt) {
+    var form = sheetForm.form;
+    if (updatedAt) form.dataset.savedAt = updatedAt;
+    var when = updatedAt ? new Date(updatedAt) : new Date();
+    var hhmm = ("0" + when.getHours()).slice(-2) + ":" + ("0" + when.getMinutes()).slice(-2);
+    sheetStatus("Enregistré à " + hhmm, "saved");
+    var key = form.dataset.draftKey;
+    try {
+      var draft = key && JSON.parse(window.localStorage.getItem(key) || "null");
+      if (!draft || !draft.fields) return;
+      var shown = formValues(form);
+      var same = Object.keys(draft.fields).every(function (name) {
+        return name === "csrf_token" || name === "page" || !(name in shown) ||
+          (draft.fields[name] || "") === (shown[name] || "");
+      });
+      if (same) window.localStorage.removeItem(key);
+    } catch (e) { /* private mode */ }
+  }
+
+  function queueSheet(parameters, failed) {
     var fields = {};
     var form = sheetForm.form;
     SHEET_FIELDS.forEach(function (name) {
@@ -428,7 +480,7 @@
       fields[name] = value;
     });
     if (!Object.keys(fields).length) return Promise.resolve();
-    sheetStatus("Hors connexion : enregistré sur cet appareil, envoyé dès le retour du réseau.", "pending");
+    sheetStatus(NO_NETWORK, "offline");
     var title = document.querySelector(".sheet-header h1");
     return Outbox.add({
       userId: userId,
@@ -438,7 +490,7 @@
       baseUpdatedAt: form.dataset.savedAt || null,
       label: "Fiche : " + (title ? title.textContent.trim() : ""),
       page: location.pathname
-    }).then(afterQueue);
+    }).then(function () { return afterQueue(failed); });
   }
 
   function bindSheet() {
@@ -454,7 +506,7 @@
     });
     form.addEventListener("htmx:sendError", function (event) {
       var config = event.detail && event.detail.requestConfig;
-      if (config && config.elt === form) queueSheet(config.parameters);
+      if (config && config.elt === form) queueSheet(config.parameters, true);
     });
     form.addEventListener("htmx:afterRequest", function (event) {
       var xhr = event.detail && event.detail.xhr;
@@ -542,13 +594,13 @@
   function onMessage(data) {
     if (!data || typeof data !== "object") return;
     if (data.type === "synced" && data.source === PAGE_ID) return; // our own flush
-    if (data.type === "synced" && data.userId === userId) {
+    var synced = data.type === "synced" && data.userId === userId;
+    if (synced) {
       if (data.status === "auth") state.auth = true;
       if (data.status === "ok") state.auth = false;
       state.lastStatus = data.status;
-      afterSync(data.receipts || []);
     }
-    refresh();
+    refresh().then(function () { if (synced) afterSync(data.receipts || []); });
   }
 
   function start() {
