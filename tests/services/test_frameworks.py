@@ -737,9 +737,11 @@ def test_reimport_refuses_to_remove_an_entry_used_by_a_sheet(f: Any, tmp_path: P
     melec = next(p for p in shipped_framework_paths() if p.name == "bac-pro-melec.yaml")
     doc = yaml.safe_load(melec.read_text(encoding="utf-8"))
     dropped = doc["competencies"][0]["criteria"].pop(0)
-    criterion = f.s.query(Criterion).filter_by(
-        framework_id=w.level.framework_id, code=dropped["code"]
-    ).one()
+    criterion = (
+        f.s.query(Criterion)
+        .filter_by(framework_id=w.level.framework_id, code=dropped["code"])
+        .one()
+    )
     task = doc["competencies"][0]["tasks"][0]
     task_id = next(t.id for t in criterion.competency.tasks if t.code == task)
     f.s.add(SheetCriterion(sheet_id=w.sheet.id, task_id=task_id, criterion_id=criterion.id))
