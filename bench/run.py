@@ -222,6 +222,65 @@ def _request(client: Any, probe: Probe, csrf: str, i: int, htmx: bool) -> tuple[
     return response.status_code, response.get_data()
 
 
+@dataclass
+class _Samples:
+    """What one probe's timed requests gave."""
+
+    timings: list[float]
+    cpu: list[float]
+    statements: list[int]
+    statuses: set[int]
+    body: bytes = b""
+
+
+def _rounds(
+    client: Any,
+    csrf: str,
+    counter: StatementCounter,
+    probe_list: list[Probe],
+    n: int,
+    *,
+    htmx: bool | None = None,
+    warmup: int = WARMUP,
+) -> dict[str, _Samples]:
+    """Request every probe once per round, `warmup + n` rounds: interleaved, so a burst of
+    load from elsewhere on the machine falls on every page alike."""
+    samples = {p.name: _Samples([], [], [], set()) for p in probe_list}
+    for i in range(warmup + n):
+        for probe in probe_list:
+            counter.count = 0
+            started, cpu = time.perf_counter(), time.thread_time()
+            status, body = _request(client, probe, csrf, i, probe.htmx if htmx is None else htmx)
+            elapsed = (time.perf_counter() - started) * 1000
+            spent = (time.thread_time() - cpu) * 1000
+            if probe.name == "sync_batch" and status == 200:
+                problem = sync_answer_problem(body)
+                if problem:
+                    raise RuntimeError(f"/api/sync: {problem}")
+            if i >= warmup:
+                got = samples[probe.name]
+                got.timings.append(elapsed)
+                got.cpu.append(spent)
+                got.statements.append(counter.count)
+                got.statuses.add(status)
+                got.body = body
+    return samples
+
+
+def _describe(probe: Probe, got: _Samples, label: str | None = None) -> dict[str, Any]:
+    return {
+        "label": label or probe.label,
+        "method": probe.method,
+        "path": probe.path,
+        **summary(got.timings, got.cpu),
+        "queries": max(got.statements),
+        "queries_min": min(got.statements),
+        "statuses": sorted(got.statuses),
+        "bytes": len(got.body),
+        "gzip_bytes": gz(got.body),
+    }
+
+
 def measure_in_process(scenario: Scenario, probe_list: list[Probe], n: int) -> dict[str, Any]:
     """Latency, statements and bytes of each probe, through the Flask test client."""
     app = bench_app(scenario.url)
@@ -234,82 +293,30 @@ def measure_in_process(scenario: Scenario, probe_list: list[Probe], n: int) -> d
     event.listen(engine, "before_cursor_execute", counter)
     try:
         client = app.test_client()
-        healthz, healthz_cpu = [], []
-        for i in range(WARMUP + HEALTHZ_REQUESTS):
-            started, cpu = time.perf_counter(), time.thread_time()
-            response = client.get("/healthz")
-            response.get_data()
-            if i >= WARMUP:
-                healthz.append((time.perf_counter() - started) * 1000)
-                healthz_cpu.append((time.thread_time() - cpu) * 1000)
-        out["healthz"] = summary(healthz, healthz_cpu)
+        healthz = Probe("healthz", "/healthz", "GET", "/healthz")
+        got = _rounds(client, "", counter, [healthz], HEALTHZ_REQUESTS)["healthz"]
+        out["healthz"] = summary(got.timings, got.cpu)
         csrf = _test_client_sign_in(client, scenario)
+        # Pages, with /healthz in every round too: the reference under the same conditions.
+        pages = _rounds(client, csrf, counter, [healthz, *probe_list], n)
+        out["healthz_interleaved"] = summary(pages["healthz"].timings, pages["healthz"].cpu)
         for probe in probe_list:
-            timings, cpu_times, statements, statuses = [], [], [], set()
-            body = b""
-            for i in range(WARMUP + n):
-                counter.count = 0
-                started, cpu = time.perf_counter(), time.thread_time()
-                status, body = _request(client, probe, csrf, i, probe.htmx)
-                elapsed = (time.perf_counter() - started) * 1000
-                if probe.name == "sync_batch" and status == 200:
-                    problem = sync_answer_problem(body)
-                    if problem:
-                        raise RuntimeError(f"/api/sync: {problem}")
-                if i >= WARMUP:
-                    timings.append(elapsed)
-                    cpu_times.append((time.thread_time() - cpu) * 1000)
-                    statements.append(counter.count)
-                    statuses.add(status)
-            out["pages"][probe.name] = {
-                "label": probe.label,
-                "method": probe.method,
-                "path": probe.path,
-                **summary(timings, cpu_times),
-                "queries": max(statements),
-                "queries_min": min(statements),
-                "statuses": sorted(statuses),
-                "bytes": len(body),
-                "gzip_bytes": gz(body),
-            }
-            if probe.method == "GET" and probe.fragment:
-                timings, statuses = [], set()
-                for i in range(FRAGMENT_REQUESTS):
-                    counter.count = 0
-                    started = time.perf_counter()
-                    status, body = _request(client, probe, csrf, i, htmx=True)
-                    timings.append((time.perf_counter() - started) * 1000)
-                    statuses.add(status)
-                out["fragments"][probe.name] = {
-                    "label": f"{probe.label}, htmx fragment",
-                    "path": probe.path,
-                    **summary(timings),
-                    "queries": counter.count,
-                    "statuses": sorted(statuses),
-                    "bytes": len(body),
-                    "gzip_bytes": gz(body),
-                }
-        # The item fragment an SSE message or a rating save refreshes.
+            out["pages"][probe.name] = _describe(probe, pages[probe.name])
+        # Fragments: the htmx answers of the same GET URLs, and the item fragment that an SSE
+        # message or a rating save refreshes.
         item = (
             f"/portfolios/{scenario.portfolio_id}/bilan/items/criterion:{scenario.criterion_ids[1]}"
         )
-        probe = Probe("item_fragment", "Assessment item fragment", "GET", item)
-        timings, statuses = [], set()
-        for i in range(FRAGMENT_REQUESTS):
-            counter.count = 0
-            started = time.perf_counter()
-            status, body = _request(client, probe, csrf, i, htmx=True)
-            timings.append((time.perf_counter() - started) * 1000)
-            statuses.add(status)
-        out["fragments"]["item_fragment"] = {
-            "label": probe.label,
-            "path": item,
-            **summary(timings),
-            "queries": counter.count,
-            "statuses": sorted(statuses),
-            "bytes": len(body),
-            "gzip_bytes": gz(body),
-        }
+        fragments = [p for p in probe_list if p.method == "GET" and p.fragment]
+        fragments.append(Probe("item_fragment", "Assessment item fragment", "GET", item))
+        got_fragments = _rounds(
+            client, csrf, counter, fragments, FRAGMENT_REQUESTS, htmx=True, warmup=1
+        )
+        for probe in fragments:
+            label = probe.label if probe.name == "item_fragment" else None
+            out["fragments"][probe.name] = _describe(
+                probe, got_fragments[probe.name], label or f"{probe.label}, htmx fragment"
+            )
         out["documents"] = _documents(client, csrf, scenario, counter)
     finally:
         event.remove(engine, "before_cursor_execute", counter)

@@ -51,9 +51,12 @@ class Server:
 
 
 @contextmanager
-def gunicorn(url: str, workers: int = 2, threads: int = 16) -> Iterator[Server]:
+def gunicorn(
+    url: str, workers: int = 2, threads: int = 16, wsgi: str | None = None
+) -> Iterator[Server]:
     """Serve the app with gunicorn.conf.py (gthread) on a free 127.0.0.1 port; yields the
-    server and stops it (its whole process group) on exit."""
+    server and stops it (its whole process group) on exit. `wsgi` replaces the config's
+    application (e.g. "bench.gzip_wsgi:app")."""
     port = free_port()
     env = dict(os.environ)
     env.pop("REDIS_URL", None)
@@ -70,7 +73,7 @@ def gunicorn(url: str, workers: int = 2, threads: int = 16) -> Iterator[Server]:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     log = (DATA_DIR / "gunicorn.log").open("ab")
     process = subprocess.Popen(  # noqa: S603 — our own venv's gunicorn, fixed arguments
-        [str(GUNICORN), "-c", "gunicorn.conf.py"],
+        [str(GUNICORN), "-c", "gunicorn.conf.py", *([wsgi] if wsgi else [])],
         cwd=ROOT,
         env=env,
         stdout=log,

@@ -229,6 +229,7 @@
         }
       }
     });
+    render();
     recachePageSoon();
   }
 
@@ -296,12 +297,28 @@
     return value === undefined ? null : value;
   }
 
+  // The last waiting change of this item (or sheet) already says this: nothing to add (e.g.
+  // sheets.js saving the same text again when the network returns).
+  function alreadyWaiting(kind, id, fields) {
+    var last = null;
+    state.entries.forEach(function (entry) {
+      if (kind === "sheet" ? entry.type === "sheet" && entry.sheetId === id
+        : entry.type === "assessment_item" && entry.assessmentId === assessment.id && entry.itemKey === id) {
+        last = entry;
+      }
+    });
+    if (!last || last.error) return false;
+    if (kind !== "sheet") return last.value === fields;
+    return Object.keys(fields).every(function (name) { return last.fields[name] === fields[name]; });
+  }
+
   function queueItem(key, value, base, failed) {
     var box = document.getElementById(domId(key));
     var version = parseInt(base, 10);
     if (isNaN(version)) version = box && box.dataset.version ? parseInt(box.dataset.version, 10) : null;
     var clean = value === null || value === undefined || value === "" ? null : String(value);
     markPending(box);
+    if (alreadyWaiting("item", key, clean)) return Promise.resolve();
     return Outbox.add({
       userId: userId,
       type: "assessment_item",
@@ -481,6 +498,7 @@
     });
     if (!Object.keys(fields).length) return Promise.resolve();
     sheetStatus(NO_NETWORK, "offline");
+    if (alreadyWaiting("sheet", sheetForm.sheetId, fields)) return Promise.resolve();
     var title = document.querySelector(".sheet-header h1");
     return Outbox.add({
       userId: userId,
