@@ -66,6 +66,13 @@ def post_worker_init(worker: Any) -> None:
             previous(signum, frame)
 
     signal.signal(signal.SIGTERM, on_term)
+    # The app and its imports are loaded now: move them out of the garbage collector's reach,
+    # so full collections (~100 ms each on big pages) stop landing on requests (bench: grid p95
+    # 104 → 22 ms).
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def worker_int(worker: Any) -> None:

@@ -5,7 +5,9 @@ opens them lazily, which breaks SAVEPOINTs).
 A request that may write (POST, PUT, PATCH, DELETE) opens its transaction with BEGIN IMMEDIATE:
 it waits (busy_timeout) for the write lock up front, instead of reading under a snapshot and
 failing with "database is locked" when another process wrote meanwhile. Reads keep a plain
-BEGIN so pages never wait for writers (WAL)."""
+BEGIN so pages never wait for writers (WAL). Code outside a request that reads then writes
+(a script, a test fixture) asks for the same with the execution option
+`sqlite_begin_immediate=True`."""
 
 from __future__ import annotations
 
@@ -37,7 +39,8 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 def _sqlite_begin(connection: Connection) -> None:
     if connection.dialect.name != "sqlite":
         return
-    if has_request_context() and request.method in WRITE_METHODS:
+    writing_request = has_request_context() and request.method in WRITE_METHODS
+    if writing_request or connection.get_execution_options().get("sqlite_begin_immediate"):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
     else:
         connection.exec_driver_sql("BEGIN")

@@ -128,6 +128,9 @@ def e2e_world(live_server: LiveServer) -> Iterator[E2EWorld]:
     clean_database(app)
     with app.app_context():
         session = _db.session
+        # Requests left over from the previous test (background sync, streams) may still write:
+        # take the write lock first instead of failing on a stale read snapshot.
+        session.connection(execution_options={"sqlite_begin_immediate": True})
         original_person = factories.Factory._person
 
         def _person_with_password(self: factories.Factory, cls: type, **kw: Any) -> Any:
