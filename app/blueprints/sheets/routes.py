@@ -92,8 +92,18 @@ def _page(sheet: ActivitySheet, tab: str, template: str, status: int = 200, **ct
         was_unread = bool(navigation.unread_for(current_user, [sheet]))
         sheet_id, portfolio_id = sheet.id, sheet.portfolio_id
         period_id = sheet.portfolio.period_id if sheet.portfolio is not None else None
-        service.mark_read(sheet, current_user)
-        db.session.commit()
+        # End the read transaction before writing, without expiring what is loaded: on SQLite a
+        # write that follows reads in the same transaction fails at once ("database is locked")
+        # when another process wrote meanwhile, while a transaction that starts by writing
+        # waits for the lock.
+        session = db.session()
+        session.expire_on_commit = False
+        try:
+            session.commit()
+            service.mark_read(sheet, current_user)
+            session.commit()
+        finally:
+            session.expire_on_commit = True
         if was_unread and period_id is not None:
             events.publish(
                 f"period:{period_id}",
