@@ -50,7 +50,9 @@ self.addEventListener("install", (event) => {
       const statics = await caches.open(CACHE.static);
       await statics.addAll(CONFIG.precache.map((url) => new Request(url, { cache: "reload" })));
       const pages = await caches.open(CACHE.pages);
-      await pages.add(new Request(CONFIG.offline, { cache: "reload" }));
+      // Without cookies: the page is personal to nobody, and a response that set a cookie
+      // could race a sign-in.
+      await pages.add(new Request(CONFIG.offline, { cache: "reload", credentials: "omit" }));
       await self.skipWaiting();
     })(),
   );

@@ -15,7 +15,12 @@ def init_app(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Veuillez vous connecter pour accéder à cette page."
     login_manager.login_message_category = "info"
-    login_manager.session_protection = "basic"
+    # No Flask-Login session protection: its "basic" mode only marks sessions non-fresh, which
+    # nothing here uses, and to do so it rewrote the cookie of every anonymous request carrying
+    # a CSRF token. Such a response (the service worker fetching the offline page, say) could
+    # land after the sign-in response and put the anonymous cookie back: the user was signed
+    # out at once. Stolen cookies are bounded by session_version, idle and absolute timeouts.
+    login_manager.session_protection = None
 
     @login_manager.user_loader
     def _load(user_key: str) -> User | None:

@@ -53,6 +53,9 @@ class Config:
         self.SESSION_COOKIE_NAME = "passerelle_session"
         self.REMEMBER_COOKIE_HTTPONLY = True
         self.PERMANENT_SESSION_LIFETIME = timedelta(hours=12)  # absolute timeout
+        # The cookie is re-issued only when the session changes (the idle stamp, at most once a
+        # minute: auth_session.py), so concurrent responses rarely race to overwrite it.
+        self.SESSION_REFRESH_EACH_REQUEST = False
         self.SESSION_IDLE_TIMEOUT = timedelta(minutes=int(os.environ.get("SESSION_IDLE_MIN", 120)))
         self.WTF_CSRF_TIME_LIMIT = 3600 * 12
         self.WTF_CSRF_HEADERS = ["X-CSRFToken"]

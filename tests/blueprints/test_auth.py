@@ -175,3 +175,23 @@ def test_create_admin_command(app: Flask, db: Any) -> None:
     assert again.exit_code != 0 and "existe déjà" in again.output
     short = runner.invoke(args=[*args[:3], "autre@lycee.fr", *args[4:-1], "court"])
     assert short.exit_code != 0 and "10 caractères" in short.output
+
+
+def test_anonymous_pages_leave_the_session_cookie_alone(csrf_client: Any, db: Any) -> None:
+    """The service worker fetches the offline page while the user signs in: had that response
+    set the anonymous cookie again, it could land after the sign-in and sign the user out."""
+    assert csrf_client.get("/connexion").headers.get("Set-Cookie")  # the CSRF token
+    for path in ("/hors-connexion", "/connexion", "/service-worker.js", "/manifest.json"):
+        response = csrf_client.get(path)
+        assert response.status_code == 200
+        assert "Set-Cookie" not in response.headers, path
+
+
+def test_signed_in_pages_reissue_the_cookie_at_most_once_a_minute(f: Any, login_as: Any) -> None:
+    w = f.world()
+    client = login_as(w.teacher)
+    client.get(f"/periodes/{w.period.id}")  # stamps the session, adds the CSRF token
+    for path in (f"/periodes/{w.period.id}", "/enseignant", "/hors-connexion"):
+        response = client.get(path)
+        assert response.status_code in (200, 302)
+        assert "Set-Cookie" not in response.headers, path
