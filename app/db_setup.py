@@ -7,16 +7,28 @@ it waits (busy_timeout) for the write lock up front, instead of reading under a 
 failing with "database is locked" when another process wrote meanwhile. Reads keep a plain
 BEGIN so pages never wait for writers (WAL). Code outside a request that reads then writes
 (a script, a test fixture) asks for the same with the execution option
-`sqlite_begin_immediate=True`."""
+`sqlite_begin_immediate=True`.
+
+Within a process, writers queue on a lock before BEGIN IMMEDIATE and hold it until their
+transaction ends. SQLite's busy handler polls with growing sleeps (up to 100 ms), so under
+load a writer could wait seconds while others kept winning; a queued thread starts the moment
+the previous one commits. Across processes the busy handler still arbitrates, between one
+writer per process."""
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 from typing import Any
 
 from flask import has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import Pool
+
+BUSY_TIMEOUT_MS = 10_000
+_writer_queue = threading.Lock()
+_HOLDS_QUEUE = "passerelle_holds_writer_queue"  # key in the DBAPI connection's info
 
 
 @event.listens_for(Engine, "connect")
@@ -26,7 +38,7 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
@@ -41,6 +53,33 @@ def _sqlite_begin(connection: Connection) -> None:
         return
     writing_request = has_request_context() and request.method in WRITE_METHODS
     if writing_request or connection.get_execution_options().get("sqlite_begin_immediate"):
+        _join_writer_queue(connection.info)
         connection.exec_driver_sql("BEGIN IMMEDIATE")
     else:
         connection.exec_driver_sql("BEGIN")
+
+
+def _join_writer_queue(info: dict[Any, Any]) -> None:
+    if info.get(_HOLDS_QUEUE):
+        return
+    # Past the busy timeout, go on without the queue: SQLite's own wait then decides.
+    info[_HOLDS_QUEUE] = _writer_queue.acquire(timeout=BUSY_TIMEOUT_MS / 1000)
+
+
+def _leave_writer_queue(info: dict[Any, Any]) -> None:
+    if info.pop(_HOLDS_QUEUE, False):
+        _writer_queue.release()
+
+
+@event.listens_for(Engine, "commit")
+@event.listens_for(Engine, "rollback")
+def _sqlite_end(connection: Connection) -> None:
+    if connection.dialect.name == "sqlite":
+        _leave_writer_queue(connection.info)
+
+
+@event.listens_for(Pool, "checkin")
+def _sqlite_checkin(dbapi_connection: Any, record: Any) -> None:
+    # A connection returned or invalidated without a COMMIT or ROLLBACK event.
+    if record is not None and isinstance(dbapi_connection, sqlite3.Connection):
+        _leave_writer_queue(record.info)

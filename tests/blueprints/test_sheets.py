@@ -267,12 +267,18 @@ def test_read_state_is_per_teacher(f: Any, login_as: Any) -> None:
     assert green in other.get(period_url).get_data(as_text=True)  # still green for the colleague
     assert f.s.query(SheetRead).filter_by(sheet_id=w.sheet.id).count() == 1
 
-    # Reading again only moves the date (no duplicate row)…
+    # Reading again writes nothing: the mark of the first reading stands…
+    first_read = f.s.query(SheetRead).filter_by(sheet_id=w.sheet.id).one().read_at
     assert teacher.get(f"/fiches/{w.sheet.id}/fiche").status_code == 200
-    assert f.s.query(SheetRead).filter_by(sheet_id=w.sheet.id).count() == 1
-    # …and a new change by the learner turns it green again.
+    f.s.expire_all()
+    assert f.s.query(SheetRead).filter_by(sheet_id=w.sheet.id).one().read_at == first_read
+    # …a new change by the learner turns it green again, and reading it turns it black.
     client.post(f"/fiches/{w.sheet.id}/enregistrer", data={"description": "Complétée"})
     assert green in teacher.get(period_url).get_data(as_text=True)
+    assert teacher.get(f"/fiches/{w.sheet.id}/referentiel").status_code == 200
+    assert green not in teacher.get(period_url).get_data(as_text=True)
+    f.s.expire_all()
+    assert f.s.query(SheetRead).filter_by(sheet_id=w.sheet.id).one().read_at > first_read
 
 
 def test_a_teacher_change_does_not_turn_the_title_green(f: Any, login_as: Any) -> None:

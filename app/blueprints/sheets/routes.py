@@ -88,31 +88,37 @@ def _page(sheet: ActivitySheet, tab: str, template: str, status: int = 200, **ct
         **ctx,
     )
     if access.is_teacher(current_user) and status == 200:
-        # After rendering: the commit expires what the page has loaded.
-        was_unread = bool(navigation.unread_for(current_user, [sheet]))
-        sheet_id, portfolio_id = sheet.id, sheet.portfolio_id
-        period_id = sheet.portfolio.period_id if sheet.portfolio is not None else None
-        # End the read transaction before writing, without expiring what is loaded: on SQLite a
-        # write that follows reads in the same transaction fails at once ("database is locked")
-        # when another process wrote meanwhile, while a transaction that starts by writing
-        # waits for the lock.
-        session = db.session()
-        session.expire_on_commit = False
-        try:
-            session.commit()
-            service.mark_read(sheet, current_user)
-            session.commit()
-        finally:
-            session.expire_on_commit = True
-        if was_unread and period_id is not None:
-            events.publish(
-                f"period:{period_id}",
-                "sheet_read",
-                portfolio_id=portfolio_id,
-                sheet_id=sheet_id,
-                teacher_id=current_user.id,
-            )
+        _mark_read_if_unread(sheet)
     return make_response(html, status)
+
+
+def _mark_read_if_unread(sheet: ActivitySheet) -> None:
+    """After rendering (the commit expires what the page has loaded). A sheet the teacher has
+    read since the learner last changed it is left alone: most views write nothing."""
+    if not navigation.unread_for(current_user, [sheet]):
+        return
+    sheet_id, portfolio_id = sheet.id, sheet.portfolio_id
+    period_id = sheet.portfolio.period_id if sheet.portfolio is not None else None
+    # End the read transaction before writing, without expiring what is loaded: on SQLite a
+    # write that follows reads in the same transaction fails at once ("database is locked")
+    # when another process wrote meanwhile, while a transaction that starts by writing
+    # waits for the lock.
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+        service.mark_read(sheet, current_user)
+        session.commit()
+    finally:
+        session.expire_on_commit = True
+    if period_id is not None:
+        events.publish(
+            f"period:{period_id}",
+            "sheet_read",
+            portfolio_id=portfolio_id,
+            sheet_id=sheet_id,
+            teacher_id=current_user.id,
+        )
 
 
 def _sheet_form(sheet: ActivitySheet, **kwargs: Any) -> SheetForm:
