@@ -285,6 +285,9 @@ def measure_in_process(scenario: Scenario, probe_list: list[Probe], n: int) -> d
     """Latency, statements and bytes of each probe, through the Flask test client."""
     app = bench_app(scenario.url)
     from app.extensions import db
+    from app.gc_setup import freeze_loaded_app
+
+    freeze_loaded_app()  # as each gunicorn worker does (gunicorn.conf.py)
 
     out: dict[str, Any] = {"pages": {}, "fragments": {}}
     with app.app_context():

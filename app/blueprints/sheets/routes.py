@@ -27,6 +27,7 @@ from werkzeug.wrappers import Response
 
 from app import access, htmx, timefmt
 from app.blueprints.sheets.forms import AttachForm, LinkForm, NewSheetForm, SheetForm, UploadForm
+from app.blueprints.sheets.grid_html import criteria_boxes
 from app.errors import InvalidInput
 from app.extensions import db
 from app.models import ActivitySheet, Attachment
@@ -35,6 +36,7 @@ from app.services import attachments, events, framework_links, navigation
 from app.services import sheets as service
 
 bp = Blueprint("sheets", __name__)
+bp.add_app_template_global(criteria_boxes)
 
 TABS = ("contexte", "fiche", "referentiel", "annexes")
 

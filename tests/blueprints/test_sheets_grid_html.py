@@ -1,0 +1,24 @@
+"""The criteria boxes of the framework-link grid (app/blueprints/sheets/grid_html.py)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from app.blueprints.sheets.grid_html import criteria_boxes
+from app.services.framework_links import SheetSelection
+
+
+def test_boxes_are_checked_per_task_and_titles_escaped() -> None:
+    criteria: list[Any] = [
+        SimpleNamespace(id=7, title="Le câblage est <b>conforme</b> & repéré"),
+        SimpleNamespace(id=8, title='Les "essais" sont faits'),
+    ]
+    selection = SheetSelection(criteria={(3, 8): object(), (4, 7): object()})  # type: ignore[dict-item]
+    html = str(criteria_boxes(3, criteria, selection))
+    assert html.count("<li>") == 2
+    assert '<input type="checkbox" id="r3-7" name="crit" value="3:7">' in html
+    assert '<input type="checkbox" id="r3-8" name="crit" value="3:8" checked>' in html
+    assert "Le câblage est &lt;b&gt;conforme&lt;/b&gt; &amp; repéré" in html
+    assert "Les &#34;essais&#34; sont faits" in html
+    assert "<b>" not in html
