@@ -17,6 +17,7 @@ from werkzeug.wrappers import Response
 
 from app import access, htmx
 from app.blueprints.assessments.forms import ConflictForm, ItemForm, ModeForm
+from app.blueprints.assessments.grid_html import level_radios
 from app.errors import InvalidInput, NotFound
 from app.extensions import db
 from app.models import Assessment, AssessmentItem, Framework, ItemKind, Portfolio
@@ -24,6 +25,7 @@ from app.services import assessments as service
 from app.services import events
 
 bp = Blueprint("assessments", __name__)
+bp.add_app_template_global(level_radios)
 
 PAGE = "assessments/page.html"
 T = TypeVar("T")
