@@ -5,9 +5,11 @@ Public API
 ----------
 - `get_or_create_assessment(portfolio)`: the portfolio's assessment, created on first use.
 - `record_change(assessment, user, item_key, value, *, device_time, change_uuid,
-  base_version=None, via_sync=False) -> ChangeResult`: the ONE entry point for every change to
-  an item (online form, htmx, offline sync). Validates, applies the F7 conflict rule, writes
-  the history row, bumps the item's version.
+  base_version=None, via_sync=False, context=None) -> ChangeResult`: the ONE entry point for
+  every change to an item (online form, htmx, offline sync). Validates, applies the F7
+  conflict rule, writes the history row, bumps the item's version.
+- `prepare_changes(user, changes) -> RecordContext`: what `record_change` reads for a batch
+  of changes (offline sync), read and locked up front in a fixed number of queries.
 - `resolve_conflict(item, user, keep) -> ChangeResult`: the teacher keeps the current value or
   restores the other one.
 - `set_competency_mode(assessment, user, competency_id, mode)`: criteria / global toggle.
@@ -21,9 +23,11 @@ Public API
 Concurrency: a rating locks only its own item row (SELECT … FOR UPDATE on PostgreSQL) and
 takes a *shared* lock on the assessment row (FOR SHARE), so the teacher and the tutor rating
 different items never wait on each other, while completing the assessment (an exclusive
-lock) waits for ratings in flight. Items are created on first rating inside a SAVEPOINT; a
-concurrent creation of the same item or a replayed `change_uuid` is caught there (UNIQUE
-constraints), never duplicated. Services flush, never commit; routes commit and then publish
+lock) waits for ratings in flight. A batch of offline changes (`prepare_changes`) takes the
+same locks, in the same order, once for all its changes: its assessments shared, then all its
+items in id order. Items are created on first rating inside a SAVEPOINT; a concurrent
+creation of the same item or a replayed `change_uuid` is caught there (UNIQUE constraints),
+never duplicated. Services flush, never commit; routes commit and then publish
 `events.publish(f"assessment:{id}", "item_saved", item_key=..., author_id=...)`.
 """
 
@@ -37,9 +41,9 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from markupsafe import Markup
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select, tuple_
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased, joinedload, raiseload, selectinload
+from sqlalchemy.orm import aliased, contains_eager, joinedload, raiseload, selectinload
 
 from app import access
 from app.errors import AssessmentCompleted, DomainError, InvalidInput, NotAllowed, NotFound
@@ -507,25 +511,19 @@ def get_or_create_assessment(portfolio: Portfolio) -> Assessment:
     return assessment
 
 
-def _validate_value(kind: str, ref_id: int | None, value: Any, framework_id: int) -> str | None:
+def _validate_value(
+    kind: str, ref_id: int | None, value: Any, framework_id: int, context: RecordContext
+) -> str | None:
     """Normalise and check a value for an item kind; None clears the item."""
     if value is not None and not isinstance(value, str):
         raise InvalidInput("La valeur envoyée n'est pas valide.")
     if kind in (ItemKind.CRITERION, ItemKind.COMPETENCY):
-        model = Criterion if kind == ItemKind.CRITERION else Competency
-        found = db.session.scalar(
-            select(model.id).where(model.id == ref_id, model.framework_id == framework_id)
-        )
-        if found is None:
+        if context.framework_of(kind, ref_id) != framework_id:
             what = "Ce critère" if kind == ItemKind.CRITERION else "Cette compétence"
             raise InvalidInput(f"{what} n'appartient pas au référentiel de ce bilan.")
         if value is None or value == "":
             return None
-        codes = db.session.scalars(
-            select(ScaleLevel.code)
-            .where(ScaleLevel.framework_id == framework_id)
-            .order_by(ScaleLevel.position)
-        ).all()
+        codes = context.scale_codes(framework_id)
         if value not in codes:
             raise InvalidInput(
                 f"Niveau inconnu : choisissez l'un des niveaux de la réglette ({', '.join(codes)})."
@@ -570,37 +568,13 @@ def _lock_status(assessment: Assessment, *, exclusive: bool = False) -> str:
     return str(status)
 
 
-def _item_for_update(
-    assessment: Assessment, key: str, kind: str, ref_id: int | None
-) -> AssessmentItem:
-    query = (
+def _locked_item(assessment_id: int, key: str) -> AssessmentItem | None:
+    return db.session.scalar(
         select(AssessmentItem)
-        .where(AssessmentItem.assessment_id == assessment.id, AssessmentItem.item_key == key)
+        .where(AssessmentItem.assessment_id == assessment_id, AssessmentItem.item_key == key)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
-    item = db.session.scalar(query)
-    if item is not None:
-        return item
-    try:
-        with db.session.begin_nested():
-            item = AssessmentItem(
-                assessment_id=assessment.id,
-                item_key=key,
-                kind=kind,
-                competency_id=ref_id if kind == ItemKind.COMPETENCY else None,
-                criterion_id=ref_id if kind == ItemKind.CRITERION else None,
-                version=0,
-            )
-            if kind == ItemKind.CRITERION:
-                item.competency_id = db.session.scalar(
-                    select(Criterion.competency_id).where(Criterion.id == ref_id)
-                )
-            db.session.add(item)
-        return item
-    except IntegrityError:
-        # The other assessor created this item at the same moment: use theirs.
-        return db.session.scalars(query).one()
 
 
 def _existing_change(change_uuid: str) -> AssessmentItemChange | None:
@@ -631,6 +605,217 @@ def _current_change_id(item: AssessmentItem) -> int | None:
     )
 
 
+def _alive(obj: object) -> bool:
+    """False for a row created in a savepoint since rolled back (it no longer exists)."""
+    return bool(inspect(obj).persistent)
+
+
+@dataclass
+class RecordContext:
+    """What `record_change` reads besides the change itself, kept once read.
+
+    Empty (the default), each fact is read when first needed: one change costs what it always
+    did. `prepare_changes` fills it for many changes at once (offline sync) in a few
+    IN-queries and takes the locks `record_change` would take, so that each change then only
+    writes. Valid within one transaction in which the assessments' status does not change:
+    statuses and items are read under locks that last until it ends."""
+
+    assessments: dict[int, Assessment] = field(default_factory=dict)
+    frameworks: dict[int, int] = field(default_factory=dict)  # assessment id → framework id
+    statuses: dict[int, str] = field(default_factory=dict)  # assessment id → status, locked
+    # (assessment id, item key) → the item, locked FOR UPDATE; None: it has no row yet.
+    items: dict[tuple[int, str], AssessmentItem | None] = field(default_factory=dict)
+    changes: dict[str, AssessmentItemChange | None] = field(default_factory=dict)  # by uuid
+    criteria: dict[int, tuple[int, int] | None] = field(default_factory=dict)  # (fw, competency)
+    competencies: dict[int, int | None] = field(default_factory=dict)  # id → framework id
+    scales: dict[int, list[str]] = field(default_factory=dict)  # framework id → level codes
+
+    def framework_id(self, assessment: Assessment) -> int:
+        if assessment.id not in self.frameworks:
+            self.frameworks[assessment.id] = framework_id_of(assessment.portfolio)
+        return self.frameworks[assessment.id]
+
+    def status(self, assessment: Assessment) -> str:
+        """The status under a shared lock: read once, as the lock lasts to the commit."""
+        if assessment.id not in self.statuses:
+            self.statuses[assessment.id] = _lock_status(assessment)
+        return self.statuses[assessment.id]
+
+    def framework_of(self, kind: str, ref_id: int | None) -> int | None:
+        """The framework of a criterion or a competency; None when there is no such row."""
+        if ref_id is None:
+            return None
+        if kind == ItemKind.CRITERION:
+            criterion = self._criterion(ref_id)
+            return criterion[0] if criterion else None
+        if ref_id not in self.competencies:
+            self.competencies[ref_id] = db.session.scalar(
+                select(Competency.framework_id).where(Competency.id == ref_id)
+            )
+        return self.competencies[ref_id]
+
+    def _criterion(self, criterion_id: int) -> tuple[int, int] | None:
+        if criterion_id not in self.criteria:
+            row = db.session.execute(
+                select(Criterion.framework_id, Criterion.competency_id).where(
+                    Criterion.id == criterion_id
+                )
+            ).first()
+            self.criteria[criterion_id] = (row[0], row[1]) if row else None
+        return self.criteria[criterion_id]
+
+    def scale_codes(self, framework_id: int) -> list[str]:
+        if framework_id not in self.scales:
+            self.scales[framework_id] = list(
+                db.session.scalars(
+                    select(ScaleLevel.code)
+                    .where(ScaleLevel.framework_id == framework_id)
+                    .order_by(ScaleLevel.position)
+                )
+            )
+        return self.scales[framework_id]
+
+    def existing_change(self, change_uuid: str) -> AssessmentItemChange | None:
+        """The history row already recorded under this uuid, if any."""
+        known = self.changes.get(change_uuid)
+        if change_uuid not in self.changes or (known is not None and not _alive(known)):
+            known = self.changes[change_uuid] = _existing_change(change_uuid)
+        return known
+
+    def item_for_update(
+        self, assessment: Assessment, key: str, kind: str, ref_id: int | None
+    ) -> AssessmentItem:
+        """The item, locked FOR UPDATE; created (version 0) when it has no row yet."""
+        pair = (assessment.id, key)
+        known = self.items.get(pair)
+        if pair not in self.items or (known is not None and not _alive(known)):
+            known = _locked_item(assessment.id, key)
+        item = known if known is not None else self._create_item(assessment, key, kind, ref_id)
+        self.items[pair] = item
+        return item
+
+    def _create_item(
+        self, assessment: Assessment, key: str, kind: str, ref_id: int | None
+    ) -> AssessmentItem:
+        competency_id = ref_id if kind == ItemKind.COMPETENCY else None
+        if kind == ItemKind.CRITERION and ref_id is not None:
+            criterion = self._criterion(ref_id)
+            competency_id = criterion[1] if criterion else None
+        try:
+            with db.session.begin_nested():
+                item = AssessmentItem(
+                    assessment_id=assessment.id,
+                    item_key=key,
+                    kind=kind,
+                    competency_id=competency_id,
+                    criterion_id=ref_id if kind == ItemKind.CRITERION else None,
+                    version=0,
+                )
+                db.session.add(item)
+            return item
+        except IntegrityError:
+            # The other assessor created this item at the same moment: use theirs.
+            found = _locked_item(assessment.id, key)
+            assert found is not None
+            return found
+
+
+def prepare_changes(user: User, changes: Iterable[tuple[int, str, str]]) -> RecordContext:
+    """A context for recording many changes, given as (assessment id, item key, change uuid),
+    read in a fixed number of queries whatever their number. It takes the locks
+    `record_change` takes, in the same order: a shared lock on each assessment `user` may
+    rate, then its items FOR UPDATE in id order, so two batches never wait on each other in
+    a cycle. `assessments` holds every assessment found (with portfolio and period); keys,
+    values and uuids are left for `record_change` to check."""
+    context = RecordContext()
+    wanted = list(changes)
+    ids = {assessment_id for assessment_id, _, _ in wanted}
+    if not ids:
+        return context
+    rows = db.session.execute(
+        select(Assessment, Level.framework_id)
+        .join(Assessment.portfolio)
+        .join(Portfolio.period)
+        .join(Period.level)
+        .where(Assessment.id.in_(sorted(ids)))
+        .options(contains_eager(Assessment.portfolio).contains_eager(Portfolio.period))
+    )
+    for assessment, framework_id in rows:
+        context.assessments[assessment.id] = assessment
+        context.frameworks[assessment.id] = framework_id
+    rateable = sorted(
+        assessment.id
+        for assessment in context.assessments.values()
+        if access.can_rate_assessment(user, assessment, ignore_status=True)
+    )
+    if not rateable:
+        return context
+    statuses = db.session.execute(
+        select(Assessment.id, Assessment.status)
+        .where(Assessment.id.in_(rateable))
+        .order_by(Assessment.id)
+        .with_for_update(read=True)
+    )
+    context.statuses = {assessment_id: str(status) for assessment_id, status in statuses}
+    wanted = [row for row in wanted if row[0] in context.statuses]
+    context.items = dict.fromkeys((assessment_id, key) for assessment_id, key, _ in wanted)
+    items = db.session.scalars(
+        select(AssessmentItem)
+        .where(
+            tuple_(AssessmentItem.assessment_id, AssessmentItem.item_key).in_(sorted(context.items))
+        )
+        .order_by(AssessmentItem.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    for item in items:
+        context.items[(item.assessment_id, item.item_key)] = item
+    context.changes = dict.fromkeys(change_uuid for _, _, change_uuid in wanted)
+    recorded = db.session.scalars(
+        select(AssessmentItemChange)
+        .where(AssessmentItemChange.change_uuid.in_(sorted(context.changes)))
+        .options(joinedload(AssessmentItemChange.item))
+    )
+    for change in recorded:
+        context.changes[change.change_uuid] = change
+    _prepare_references(context, [key for _, key, _ in wanted])
+    return context
+
+
+def _prepare_references(context: RecordContext, keys: list[str]) -> None:
+    """The criteria and competencies the keys name, and the scales they are rated on."""
+    refs: dict[str, set[int]] = {ItemKind.CRITERION: set(), ItemKind.COMPETENCY: set()}
+    for key in keys:
+        match = _KEY.match(key)
+        if match is not None:
+            refs[match.group(1)].add(int(match.group(2)))
+    if refs[ItemKind.CRITERION]:
+        context.criteria = dict.fromkeys(refs[ItemKind.CRITERION])
+        for criterion_id, framework_id, competency_id in db.session.execute(
+            select(Criterion.id, Criterion.framework_id, Criterion.competency_id).where(
+                Criterion.id.in_(sorted(refs[ItemKind.CRITERION]))
+            )
+        ):
+            context.criteria[criterion_id] = (framework_id, competency_id)
+    if refs[ItemKind.COMPETENCY]:
+        context.competencies = dict.fromkeys(refs[ItemKind.COMPETENCY])
+        for competency_id, framework_id in db.session.execute(
+            select(Competency.id, Competency.framework_id).where(
+                Competency.id.in_(sorted(refs[ItemKind.COMPETENCY]))
+            )
+        ):
+            context.competencies[competency_id] = framework_id
+    if refs[ItemKind.CRITERION] or refs[ItemKind.COMPETENCY]:
+        frameworks = {context.frameworks[assessment_id] for assessment_id in context.statuses}
+        context.scales = {framework_id: [] for framework_id in frameworks}
+        for framework_id, code in db.session.execute(
+            select(ScaleLevel.framework_id, ScaleLevel.code)
+            .where(ScaleLevel.framework_id.in_(sorted(frameworks)))
+            .order_by(ScaleLevel.framework_id, ScaleLevel.position)
+        ):
+            context.scales[framework_id].append(code)
+
+
 def record_change(
     assessment: Assessment,
     user: User,
@@ -641,6 +826,7 @@ def record_change(
     change_uuid: str,
     base_version: int | None = None,
     via_sync: bool = False,
+    context: RecordContext | None = None,
 ) -> ChangeResult:
     """Record one change of one item of `assessment` by `user` (teacher or tutor).
 
@@ -655,6 +841,8 @@ def record_change(
       item's version (someone else changed it since) and the values differ, SPEC F7 applies:
       the later `device_time` wins; the other value stays in history and in
       `item.conflict_value`, `item.conflict` is set for the teacher to settle.
+    - `context`: what was already read for earlier changes in this transaction (see
+      `RecordContext`, `prepare_changes`); None reads what this change needs.
 
     Raises NotFound (the user may not rate this assessment), AssessmentCompleted (409),
     InvalidInput (422: unknown item, item outside the learner's framework, level outside the
@@ -671,19 +859,20 @@ def record_change(
     if base_version is not None and (not isinstance(base_version, int) or base_version < 0):
         raise InvalidInput("Version de base invalide.")
     device_time = _as_utc(device_time)
-    framework_id = framework_id_of(assessment.portfolio)
-    value = _validate_value(kind, ref_id, value, framework_id)
+    context = context if context is not None else RecordContext()
+    framework_id = context.framework_id(assessment)
+    value = _validate_value(kind, ref_id, value, framework_id, context)
 
-    existing = _existing_change(change_uuid)
+    existing = context.existing_change(change_uuid)
     if existing is not None:
         return _duplicate(existing, assessment, item_key)
-    if _lock_status(assessment) == AssessmentStatus.COMPLETED:
+    if context.status(assessment) == AssessmentStatus.COMPLETED:
         raise AssessmentCompleted(
             "Ce bilan est complété : il ne peut plus être modifié (l'enseignant peut le rouvrir)."
         )
     try:
         with db.session.begin_nested():
-            item = _item_for_update(assessment, item_key, kind, ref_id)
+            item = context.item_for_update(assessment, item_key, kind, ref_id)
             result = _apply(item, user, value, device_time, change_uuid, base_version, via_sync)
             db.session.flush()
     except IntegrityError:
@@ -691,6 +880,7 @@ def record_change(
         if existing is None:
             raise
         return _duplicate(existing, assessment, item_key)
+    context.changes[change_uuid] = result.change
     return result
 
 
@@ -1445,6 +1635,7 @@ def save_form(
     Returns the results and, per item key, the French
     error of each refused value; the caller rolls back when there is any error."""
     grid = build_grid(assessment)
+    context = RecordContext()  # the framework, scale and status: read once for all items
     results: list[ChangeResult] = []
     errors: dict[str, str] = {}
     cleared = values.pop("clear", None)  # the "Effacer" button of one item
@@ -1472,6 +1663,7 @@ def save_form(
                     device_time=None,
                     change_uuid=str(uuid.uuid4()),
                     base_version=current.version,
+                    context=context,
                 )
             )
         except InvalidInput as error:

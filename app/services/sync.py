@@ -16,10 +16,13 @@ Change types
 Idempotency
 -----------
 Every change taken gets a `SyncReceipt` row (primary key: the UUID) holding a hash of its
-payload and the receipt answered. The row is inserted *before* the change is applied, in the
-same savepoint, so two requests carrying the same UUID at the same moment serialise on that
-key: one applies the change, the other gets the first one's receipt (PostgreSQL makes the
-second INSERT wait for the first transaction, then fail; SQLite runs writers one at a time).
+payload and the receipt answered. The row is inserted in the savepoint that applies the
+change, as its last write (the receipt is known by then: one INSERT), so two requests
+carrying the same UUID at the same moment serialise on that key: one applies the change, the
+other gets the first one's receipt (PostgreSQL makes the second INSERT wait for the first
+transaction, then fail, which rolls back the savepoint and with it the second application;
+SQLite runs writers one at a time). Assessment items serialise even earlier: a batch locks
+its items up front (`assessments.prepare_changes`) and only then reads the stored receipts.
 A replay with the same payload returns the stored receipt unchanged; the same UUID with
 another payload (or from another user) is refused (422, "uuid_reused"). The base version is
 not part of the payload: a device may re-base a change it could not send before.
@@ -39,18 +42,13 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
 
 from app import access
 from app.errors import AssessmentCompleted, DomainError, NotAllowed, NotFound
 from app.extensions import db
 from app.models import (
     Assessment,
-    AssessmentItem,
     AssessmentItemChange,
-    Criterion,
-    ItemKind,
-    Portfolio,
     SyncReceipt,
     User,
 )
@@ -210,17 +208,35 @@ def parse_change(raw: Any, now: datetime) -> Change:
 # --- the batch ------------------------------------------------------------------------------
 
 
+@dataclass
+class _Batch:
+    """What the batch's changes need, read before the first one is applied: the receipts
+    already stored under their UUIDs, and the assessments, items, references and locks of
+    their assessment items (`assessments.prepare_changes`). Each change then only writes."""
+
+    receipts: dict[str, SyncReceipt]
+    context: assessments.RecordContext
+
+
 def apply_batch(user: User, changes: list[Any], *, now: datetime | None = None) -> BatchResult:
     """Apply each change in order, each in its own savepoint: a refused change leaves the
     others applied. Returns the receipts, the per-change errors and the events to publish."""
     now = now or utcnow()
     result = BatchResult()
-    for index, raw in enumerate(changes):
-        sent_uuid = raw.get("uuid") if isinstance(raw, dict) else None
+    parsed: list[Change | ChangeRefused] = []
+    for raw in changes:
         try:
-            change = parse_change(raw, now)
-            receipt, events = _take(user, change)
+            parsed.append(parse_change(raw, now))
         except ChangeRefused as refused:
+            parsed.append(refused)
+    batch = _prepare(user, [change for change in parsed if isinstance(change, Change)])
+    for index, (raw, change) in enumerate(zip(changes, parsed, strict=True)):
+        try:
+            if isinstance(change, ChangeRefused):
+                raise change
+            receipt, events = _take(user, change, batch)
+        except ChangeRefused as refused:
+            sent_uuid = raw.get("uuid") if isinstance(raw, dict) else None
             result.errors.append(
                 {
                     "index": index,
@@ -237,6 +253,28 @@ def apply_batch(user: User, changes: list[Any], *, now: datetime | None = None) 
 
 
 Events = list[tuple[str, str, dict[str, Any]]]
+
+
+def _prepare(user: User, changes: list[Change]) -> _Batch:
+    context = assessments.prepare_changes(
+        user,
+        [
+            (int(change.assessment_id or 0), str(change.item_key), change.uuid)
+            for change in changes
+            if change.type == "assessment_item"
+        ],
+    )
+    batch = _Batch(receipts={}, context=context)
+    if changes:
+        # Read once the items are locked: a concurrent request that held them with the same
+        # changes has committed by now, and its receipts are found here.
+        stored = db.session.scalars(
+            select(SyncReceipt)
+            .where(SyncReceipt.change_uuid.in_(sorted({change.uuid for change in changes})))
+            .execution_options(populate_existing=True)
+        )
+        batch.receipts = {row.change_uuid: row for row in stored}
+    return batch
 
 
 def _stored(change_uuid: str) -> SyncReceipt | None:
@@ -256,25 +294,25 @@ def _replay(stored: SyncReceipt, change: Change, user: User) -> tuple[dict[str, 
     return dict(stored.receipt), []
 
 
-def _take(user: User, change: Change) -> tuple[dict[str, Any], Events]:
-    stored = _stored(change.uuid)
+def _take(user: User, change: Change, batch: _Batch) -> tuple[dict[str, Any], Events]:
+    stored = batch.receipts.get(change.uuid)
     if stored is not None:
         return _replay(stored, change, user)
     try:
         with db.session.begin_nested():
+            if change.type == "assessment_item":
+                receipt, events = _apply_item(user, change, batch.context)
+            else:
+                receipt, events = _apply_sheet(user, change)
+            # The UUID is taken in the savepoint that applied the change (one INSERT, the
+            # receipt being known by now): if it was taken meanwhile, the whole is undone.
             row = SyncReceipt(
                 change_uuid=change.uuid,
                 user_id=user.id,
                 payload_hash=change.payload_hash(user),
-                receipt={},
+                receipt=receipt,
             )
             db.session.add(row)
-            db.session.flush()  # the UUID is taken here, before anything is applied
-            if change.type == "assessment_item":
-                receipt, events = _apply_item(user, change)
-            else:
-                receipt, events = _apply_sheet(user, change)
-            row.receipt = receipt
             db.session.flush()
     except IntegrityError:
         # The same UUID was taken meanwhile (a concurrent request): answer its receipt.
@@ -283,30 +321,25 @@ def _take(user: User, change: Change) -> tuple[dict[str, Any], Events]:
             raise ChangeRefused(
                 409, "retry", "Modification en cours d'enregistrement : réessayez."
             ) from None
+        batch.receipts[change.uuid] = stored
         return _replay(stored, change, user)
     except DomainError as error:
         raise ChangeRefused(
             error.status, ERROR_CODES.get(error.status, "refused"), error.message
         ) from None
+    batch.receipts[change.uuid] = row  # the same UUID later in the batch is a replay
     return receipt, events
 
 
 # --- assessment items -----------------------------------------------------------------------
 
 
-def _assessment(assessment_id: int | None) -> Assessment:
-    assessment = db.session.scalar(
-        select(Assessment)
-        .where(Assessment.id == assessment_id)
-        .options(joinedload(Assessment.portfolio).joinedload(Portfolio.period))
-    )
+def _apply_item(
+    user: User, change: Change, context: assessments.RecordContext
+) -> tuple[dict[str, Any], Events]:
+    assessment = context.assessments.get(int(change.assessment_id or 0))
     if assessment is None:
         raise NotFound("Ce bilan n'existe pas ou n'est pas accessible.")
-    return assessment
-
-
-def _apply_item(user: User, change: Change) -> tuple[dict[str, Any], Events]:
-    assessment = _assessment(change.assessment_id)
     key = str(change.item_key)
     try:
         result = assessments.record_change(
@@ -318,9 +351,10 @@ def _apply_item(user: User, change: Change) -> tuple[dict[str, Any], Events]:
             change_uuid=change.uuid,
             base_version=change.base_version,
             via_sync=True,
+            context=context,
         )
     except AssessmentCompleted as completed:
-        rejected = _record_rejected(assessment, user, change)
+        rejected = _record_rejected(assessment, user, change, context)
         receipt = _item_receipt(change, assessment, rejected, "rejected")
         receipt["message"] = completed.message
         return receipt, []
@@ -348,32 +382,14 @@ def _item_receipt(
     }
 
 
-def _record_rejected(assessment: Assessment, user: User, change: Change) -> AssessmentItemChange:
+def _record_rejected(
+    assessment: Assessment, user: User, change: Change, context: assessments.RecordContext
+) -> AssessmentItemChange:
     """A change that reached a completed assessment: not applied, but written to the item's
     history (outcome "rejected") so the teacher sees it and can reopen the assessment."""
     key = str(change.item_key)
     kind, ref_id = assessments.parse_key(key)
-    item = db.session.scalar(
-        select(AssessmentItem).where(
-            AssessmentItem.assessment_id == assessment.id, AssessmentItem.item_key == key
-        )
-    )
-    if item is None:
-        competency_id = ref_id if kind == ItemKind.COMPETENCY else None
-        if kind == ItemKind.CRITERION:
-            competency_id = db.session.scalar(
-                select(Criterion.competency_id).where(Criterion.id == ref_id)
-            )
-        item = AssessmentItem(
-            assessment_id=assessment.id,
-            item_key=key,
-            kind=kind,
-            competency_id=competency_id,
-            criterion_id=ref_id if kind == ItemKind.CRITERION else None,
-            version=0,
-        )
-        db.session.add(item)
-        db.session.flush()
+    item = context.item_for_update(assessment, key, kind, ref_id)
     now = utcnow()
     rejected = AssessmentItemChange(
         item_id=item.id,
@@ -392,6 +408,7 @@ def _record_rejected(assessment: Assessment, user: User, change: Change) -> Asse
     rejected.item = item
     db.session.add(rejected)
     db.session.flush()
+    context.changes[change.uuid] = rejected
     return rejected
 
 

@@ -4,7 +4,7 @@ batch with refused changes, completed assessments, access, and learners' sheet d
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -317,6 +317,61 @@ def test_change_to_a_completed_assessment_is_rejected_but_kept_in_history(f: Any
     entries = assessments.item_history(w.assessment, key)
     assert [(e.value, e.outcome_label) for e in entries] == [("3", "refusée")]
     assert svc.apply_batch(w.tutor, [change]).receipts == [receipt]  # replay
+
+
+def test_a_batch_over_two_assessments_answers_each_change_for_itself(f: Any) -> None:
+    """One outbox, two assessments of the learner (the earlier one completed meanwhile), an
+    entry already sent, an unknown item: each change gets its own answer, in order."""
+    w = f.world()
+    first, second, third = _keys(f, w, 3)
+    earlier = f.period(w.level, [w.learner], start=date(2026, 1, 5), weeks=1, tutor=w.tutor)
+    completed = f.assessment(earlier.portfolios[0])
+    f.s.flush()
+    assessments.complete(completed, w.teacher)
+    sent = item_change(w, first, "2")
+    sent_receipt = svc.apply_batch(w.tutor, [sent]).receipts[0]
+    changes = [
+        item_change(w, second, "3"),
+        item_change(w, second, "1", assessment_id=completed.id),
+        sent,
+        item_change(w, "criterion:999999", "2"),
+        item_change(w, third, "4", assessment_id=completed.id),
+        item_change(w, "engagement", "4"),
+    ]
+
+    result = svc.apply_batch(w.tutor, changes)
+
+    assert [r["uuid"] for r in result.receipts] == [changes[i]["uuid"] for i in (0, 1, 2, 4, 5)]
+    assert [(r["assessment_id"], r["outcome"]) for r in result.receipts] == [
+        (w.assessment.id, "applied"),
+        (completed.id, "rejected"),
+        (w.assessment.id, "applied"),
+        (completed.id, "rejected"),
+        (w.assessment.id, "applied"),
+    ]
+    assert result.receipts[2] == sent_receipt
+    assert [(e["index"], e["uuid"], e["status"]) for e in result.errors] == [
+        (3, changes[3]["uuid"], 422)
+    ]
+    assert "n'appartient pas au référentiel" in result.errors[0]["message"]
+    assert (_item(w, second).value, _item(w, "engagement").value) == ("3", "4")
+    assert _item(w, first).version == 1  # the entry sent twice counted once
+    kept = [(e.value, e.outcome) for e in assessments.item_history(completed, third)]
+    assert kept == [("4", "rejected")]
+    untouched = f.s.scalars(
+        select(AssessmentItem.value).where(
+            AssessmentItem.assessment_id == completed.id,
+            AssessmentItem.item_key.in_([second, third]),
+        )
+    ).all()
+    assert untouched == [None, None]
+    assert [data["item_key"] for _, _, data in result.events] == [second, "engagement"]
+    assert _count(SyncReceipt) == 5  # the one sent before and the four new ones taken
+
+    rows = _count(AssessmentItemChange)
+    again = svc.apply_batch(w.tutor, changes)  # the device did not get the answer: resends
+    assert (again.receipts, again.errors, again.events) == (result.receipts, result.errors, [])
+    assert _count(AssessmentItemChange) == rows
 
 
 @pytest.mark.parametrize("role", ["learner", "admin", "master"])
