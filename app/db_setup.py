@@ -4,10 +4,12 @@ opens them lazily, which breaks SAVEPOINTs).
 
 A request that may write (POST, PUT, PATCH, DELETE) opens its transaction with BEGIN IMMEDIATE:
 it waits (busy_timeout) for the write lock up front, instead of reading under a snapshot and
-failing with "database is locked" when another process wrote meanwhile. Reads keep a plain
-BEGIN so pages never wait for writers (WAL). Code outside a request that reads then writes
-(a script, a test fixture) asks for the same with the execution option
-`sqlite_begin_immediate=True`.
+failing with "database is locked" when another process wrote meanwhile. Once it has
+committed, it only renders its answer: the transactions it opens then are plain BEGIN, out of
+the writers' way (no route writes after its commit). Reads keep a plain BEGIN so pages never
+wait for writers (WAL); a GET that writes ends its read transaction first (the sheet page).
+Code outside a request that reads then writes (a script, a test fixture) asks for BEGIN
+IMMEDIATE with the execution option `sqlite_begin_immediate=True`.
 
 Within a process, writers queue on a lock before BEGIN IMMEDIATE and hold it until their
 transaction ends. SQLite's busy handler polls with growing sleeps (up to 100 ms), so under
@@ -21,7 +23,7 @@ import sqlite3
 import threading
 from typing import Any
 
-from flask import has_request_context, request
+from flask import g, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import Pool
@@ -51,7 +53,12 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 def _sqlite_begin(connection: Connection) -> None:
     if connection.dialect.name != "sqlite":
         return
-    writing_request = has_request_context() and request.method in WRITE_METHODS
+    # After its first commit, a request only renders its answer: read-only, no write lock.
+    writing_request = (
+        has_request_context()
+        and request.method in WRITE_METHODS
+        and not g.get("sqlite_committed", False)
+    )
     if writing_request or connection.get_execution_options().get("sqlite_begin_immediate"):
         _join_writer_queue(connection.info)
         connection.exec_driver_sql("BEGIN IMMEDIATE")
@@ -72,8 +79,15 @@ def _leave_writer_queue(info: dict[Any, Any]) -> None:
 
 
 @event.listens_for(Engine, "commit")
+def _sqlite_commit(connection: Connection) -> None:
+    if connection.dialect.name == "sqlite":
+        _leave_writer_queue(connection.info)
+        if has_request_context():
+            g.sqlite_committed = True
+
+
 @event.listens_for(Engine, "rollback")
-def _sqlite_end(connection: Connection) -> None:
+def _sqlite_rollback(connection: Connection) -> None:
     if connection.dialect.name == "sqlite":
         _leave_writer_queue(connection.info)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -27,3 +30,16 @@ db = SQLAlchemy(model_class=Base)
 login_manager = LoginManager()
 csrf = CSRFProtect()
 migrate = Migrate(render_as_batch=True)
+
+
+@contextmanager
+def objects_kept_on_commit() -> Iterator[None]:
+    """Commits inside this block leave what the session has loaded as it is instead of
+    expiring it: for a route that commits, then renders what it has just written (or ends a
+    read transaction before writing) without loading it all again."""
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        yield
+    finally:
+        session.expire_on_commit = True

@@ -5,9 +5,11 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from flask import Flask
+from sqlalchemy import create_engine, event, text
 
 import app.db_setup  # noqa: F401 — registers the engine listeners
 
@@ -57,4 +59,28 @@ def test_a_failed_write_leaves_the_queue_open(tmp_path: Path) -> None:
 
     threading.Thread(target=write).start()
     assert done.wait(5), "the next writer waited for a lock nobody held"
+    engine.dispose()
+
+
+def test_a_write_request_reads_without_the_write_lock_once_committed(tmp_path: Path) -> None:
+    """What a POST renders after its commit must not queue behind other writers."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'post.sqlite'}")
+    begins: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith("BEGIN"):
+            begins.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    web = Flask(__name__)
+
+    @web.post("/")
+    def write_then_render() -> str:
+        with engine.connect() as conn:
+            conn.execute(text("CREATE TABLE t (n INTEGER)"))
+            conn.commit()
+            return str(conn.scalar(text("SELECT count(*) FROM t")))
+
+    assert web.test_client().post("/").status_code == 200
+    assert begins == ["BEGIN IMMEDIATE", "BEGIN"]
     engine.dispose()

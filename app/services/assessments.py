@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from flask import g
 from markupsafe import Markup
 from sqlalchemy import func, inspect, select, tuple_
 from sqlalchemy.exc import IntegrityError
@@ -431,14 +432,25 @@ def parse_key(item_key: str) -> tuple[str, int | None]:
     return match.group(1), int(match.group(2))
 
 
+def _request_memo(name: str) -> dict[Any, Any]:
+    """A dict that lives as long as the request (or CLI command): for facts a request reads
+    more than once and that no request changes (a period's framework, a framework's scale),
+    e.g. before and after a rating save's commit."""
+    memo: dict[Any, Any] = g.setdefault(f"assessments_{name}", {})
+    return memo
+
+
 def scale_of(framework_id: int) -> list[ScaleChoice]:
-    rows = db.session.scalars(
-        select(ScaleLevel)
-        .where(ScaleLevel.framework_id == framework_id)
-        .order_by(ScaleLevel.position)
-        .options(raiseload("*"))
-    )
-    return [_choice(row) for row in rows]
+    memo = _request_memo("scales")
+    if framework_id not in memo:
+        rows = db.session.scalars(
+            select(ScaleLevel)
+            .where(ScaleLevel.framework_id == framework_id)
+            .order_by(ScaleLevel.position)
+            .options(raiseload("*"))
+        )
+        memo[framework_id] = [_choice(row) for row in rows]
+    return list(memo[framework_id])
 
 
 def _choice(row: ScaleLevel) -> ScaleChoice:
@@ -470,11 +482,14 @@ def median_level(levels: Iterable[ScaleChoice | None]) -> ScaleChoice | None:
 
 def framework_id_of(portfolio: Portfolio) -> int:
     """The framework of the portfolio's level (the one its items must belong to)."""
-    framework_id = db.session.scalar(
-        select(Level.framework_id)
-        .join(Period, Period.level_id == Level.id)
-        .where(Period.id == portfolio.period_id)
-    )
+    memo = _request_memo("frameworks")
+    if portfolio.period_id not in memo:
+        memo[portfolio.period_id] = db.session.scalar(
+            select(Level.framework_id)
+            .join(Period, Period.level_id == Level.id)
+            .where(Period.id == portfolio.period_id)
+        )
+    framework_id = memo[portfolio.period_id]
     if framework_id is None:
         raise NotFound("Ce bilan n'existe plus.")
     return int(framework_id)
@@ -666,13 +681,7 @@ class RecordContext:
 
     def scale_codes(self, framework_id: int) -> list[str]:
         if framework_id not in self.scales:
-            self.scales[framework_id] = list(
-                db.session.scalars(
-                    select(ScaleLevel.code)
-                    .where(ScaleLevel.framework_id == framework_id)
-                    .order_by(ScaleLevel.position)
-                )
-            )
+            self.scales[framework_id] = [level.code for level in scale_of(framework_id)]
         return self.scales[framework_id]
 
     def existing_change(self, change_uuid: str) -> AssessmentItemChange | None:
@@ -823,7 +832,7 @@ def record_change(
     value: str | None,
     *,
     device_time: datetime | None,
-    change_uuid: str,
+    change_uuid: str | None = None,
     base_version: int | None = None,
     via_sync: bool = False,
     context: RecordContext | None = None,
@@ -835,8 +844,9 @@ def record_change(
       "1".."4" for engagement, an ISO date for the meeting date, text (≤ 5000 chars) for the
       comment; None or "" clears the item.
     - `device_time`: aware datetime when the change was made on the device (None: now).
-    - `change_uuid`: a UUID identifying this change (client-generated offline; uuid4 online).
-      A change_uuid already recorded returns `duplicate=True` and writes nothing.
+    - `change_uuid`: a UUID identifying this change, generated on the device (offline sync).
+      A change_uuid already recorded returns `duplicate=True` and writes nothing. None (a
+      change made online): a new one, which nothing can have recorded yet.
     - `base_version`: the item version the device last saw. When given and older than the
       item's version (someone else changed it since) and the values differ, SPEC F7 applies:
       the later `device_time` wins; the other value stays in history and in
@@ -852,14 +862,17 @@ def record_change(
     if not access.can_rate_assessment(user, assessment, ignore_status=True):
         raise NotFound("Ce bilan n'existe pas ou n'est pas accessible.")
     kind, ref_id = parse_key(item_key)
+    context = context if context is not None else RecordContext()
+    if change_uuid is None:
+        change_uuid = str(uuid.uuid4())
+        context.changes[change_uuid] = None
     try:
-        change_uuid = str(uuid.UUID(str(change_uuid)))
+        change_uuid = str(uuid.UUID(change_uuid))
     except ValueError:
         raise InvalidInput("Identifiant de modification invalide.") from None
     if base_version is not None and (not isinstance(base_version, int) or base_version < 0):
         raise InvalidInput("Version de base invalide.")
     device_time = _as_utc(device_time)
-    context = context if context is not None else RecordContext()
     framework_id = context.framework_id(assessment)
     value = _validate_value(kind, ref_id, value, framework_id, context)
 
@@ -1093,7 +1106,6 @@ def complete(assessment: Assessment, user: User) -> Assessment:
             ItemKind.MEETING_DATE,
             assessment.portfolio.period.end_date.isoformat(),
             device_time=None,
-            change_uuid=str(uuid.uuid4()),
         )
     assessment.status = AssessmentStatus.COMPLETED
     assessment.completed_at = utcnow()
@@ -1661,7 +1673,6 @@ def save_form(
                     key,
                     value,
                     device_time=None,
-                    change_uuid=str(uuid.uuid4()),
                     base_version=current.version,
                     context=context,
                 )

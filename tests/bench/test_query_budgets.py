@@ -45,7 +45,7 @@ BUDGETS = {
     "sheet": 10,
     "framework_grid": 16,
     "assessment": 18,
-    "rating_save": 28,
+    "rating_save": 19,
     "dashboard": 20,
     "sync_batch": 18,  # a batch of 3 changes: SYNC_BATCH_FIXED + 3 writes per change
 }

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import random
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -19,7 +18,7 @@ from app import access, htmx
 from app.blueprints.assessments.forms import ConflictForm, ItemForm, ModeForm
 from app.blueprints.assessments.grid_html import level_radios
 from app.errors import InvalidInput, NotFound
-from app.extensions import db
+from app.extensions import db, objects_kept_on_commit
 from app.models import Assessment, AssessmentItem, Framework, ItemKind, Portfolio
 from app.services import assessments as service
 from app.services import events
@@ -86,7 +85,8 @@ def _commit_with_retry(action: Callable[[], T]) -> T:
     for attempt in range(_RETRIES):
         try:
             result = action()
-            db.session.commit()
+            with objects_kept_on_commit():  # the answer shows what was just saved
+                db.session.commit()
             return result
         except OperationalError as error:
             if "database is locked" not in str(error) or attempt == _RETRIES - 1:
@@ -184,7 +184,6 @@ def save_item(portfolio_id: int, item_key: str) -> Response:
                 item_key,
                 value,
                 device_time=None,
-                change_uuid=str(uuid.uuid4()),
                 base_version=form.base_version.data,
             )
         )

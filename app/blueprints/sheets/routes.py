@@ -29,7 +29,7 @@ from app import access, htmx, timefmt
 from app.blueprints.sheets.forms import AttachForm, LinkForm, NewSheetForm, SheetForm, UploadForm
 from app.blueprints.sheets.grid_html import criteria_boxes
 from app.errors import InvalidInput
-from app.extensions import db
+from app.extensions import db, objects_kept_on_commit
 from app.models import ActivitySheet, Attachment
 from app.models.base import utcnow
 from app.services import attachments, events, framework_links, navigation
@@ -105,14 +105,10 @@ def _mark_read_if_unread(sheet: ActivitySheet) -> None:
     # write that follows reads in the same transaction fails at once ("database is locked")
     # when another process wrote meanwhile, while a transaction that starts by writing
     # waits for the lock.
-    session = db.session()
-    session.expire_on_commit = False
-    try:
-        session.commit()
+    with objects_kept_on_commit():
+        db.session.commit()
         service.mark_read(sheet, current_user)
-        session.commit()
-    finally:
-        session.expire_on_commit = True
+        db.session.commit()
     if period_id is not None:
         events.publish(
             f"period:{period_id}",
