@@ -41,6 +41,7 @@ READ = only({"teacher": 200, "learner": 200, "tutor": 200})
 PLAN_WRITE = only({"teacher": 303, "learner": 403, "tutor": 403})
 MASTER_WRITE = only({"teacher": 303, "master": 303})
 INVITE = only({"teacher": 200, "learner": 403, "tutor": 403})
+INVITED = only({"teacher": 303, "learner": 403, "tutor": 403})  # then the link, shown once
 
 CASES = [
     Case("liaison.place", "GET", lambda w: f"/portfolios/{w.portfolio.id}/liaison", READ),
@@ -112,8 +113,22 @@ CASES = [
         "liaison.tutor",
         "POST",
         lambda w: f"/portfolios/{w.portfolio.id}/tuteur",
-        INVITE,
+        INVITED,
         data=lambda w: TUTOR,
+    ),
+    Case(
+        "liaison.invitation_link",
+        "GET",
+        lambda w: f"/portfolios/{w.portfolio.id}/tuteur/lien",
+        INVITED,
+        note="nothing to show: back to the liaison sheet",
+    ),
+    Case(
+        "liaison.invitation_link",
+        "GET",
+        lambda w: f"/portfolios/{w.other_portfolio.id}/tuteur/lien",
+        only({}),
+        note="other level",
     ),
     Case(
         "liaison.tutor",

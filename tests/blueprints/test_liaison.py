@@ -7,11 +7,11 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.models import Invitation, LiaisonSheet, Tutor
 from app.models.base import utcnow
-from app.services import auth
+from app.services import auth, invitations
 from tests.services.test_invitations import SMTPRecorder, smtp_server  # noqa: F401
 
 XSS = "<script>alert(1)</script>"
@@ -186,7 +186,10 @@ def test_plan_text_is_escaped(f: Any, login_as: Any) -> None:
 
 
 def _invite(client: Any, portfolio_id: int, **data: Any) -> Any:
-    return client.post(f"/portfolios/{portfolio_id}/tuteur", data={**TUTOR, **data})
+    """Submit the tutor form and follow the redirect to the page that shows the link."""
+    return client.post(
+        f"/portfolios/{portfolio_id}/tuteur", data={**TUTOR, **data}, follow_redirects=True
+    )
 
 
 def _link(page: str) -> str:
@@ -251,6 +254,24 @@ def test_full_invitation_flow(f: Any, login_as: Any, app: Flask, db: Any) -> Non
     )
 
 
+def test_reloading_the_link_page_neither_shows_nor_replaces_the_link(
+    f: Any, login_as: Any, db: Any
+) -> None:
+    w = f.world()
+    teacher = login_as(w.teacher)
+    sent = teacher.post(f"/portfolios/{w.portfolio.id}/tuteur", data=TUTOR)
+    assert sent.status_code == 303
+    assert sent.headers["Location"] == f"/portfolios/{w.portfolio.id}/tuteur/lien"
+    url = _link(_text(teacher.get(sent.headers["Location"])))
+    again = teacher.get(f"/portfolios/{w.portfolio.id}/tuteur/lien", follow_redirects=True)
+    page = _text(again)
+    assert "Pour en obtenir un nouveau" in page and 'id="invite-url"' not in page
+    assert "Invitation en attente" in page  # the liaison sheet, with the link still pending
+    invitation = invitations.find_invitation(url.rsplit("/", 1)[1])
+    assert invitation.revoked_at is None and invitation.used_at is None
+    assert db.session.scalar(select(func.count()).select_from(Invitation)) == 1
+
+
 def test_expired_and_unknown_links_answer_clearly(
     f: Any, login_as: Any, app: Flask, db: Any
 ) -> None:
@@ -309,7 +330,9 @@ def test_an_already_active_tutor_is_just_linked(f: Any, login_as: Any, db: Any) 
     learner = f.learner(w.class_group)
     portfolio = f.period(w.level, [learner], start=w.period.start_date).portfolios[0]
     teacher = login_as(w.teacher)
-    response = _invite(teacher, portfolio.id, email=w.tutor.email)
+    response = teacher.post(
+        f"/portfolios/{portfolio.id}/tuteur", data={**TUTOR, "email": w.tutor.email}
+    )
     assert response.status_code == 303
     page = _text(teacher.get(response.headers["Location"]))
     assert "a déjà un compte" in page

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import segno
-from flask import Blueprint, current_app, flash, render_template, request, url_for
+from flask import Blueprint, current_app, flash, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user
 from markupsafe import Markup
 from sqlalchemy import select
@@ -304,25 +304,64 @@ def tutor(portfolio_id: int) -> Response:
                 "Votre accès à Passerelle",
                 _invitation_mail(portfolio, issued.tutor.first_name, url, expires),
             )
-            return htmx.render(
-                "liaison/tutor.html",
-                "liaison/_invitation_link.html",
-                portfolio=portfolio,
-                issued=issued,
-                url=url,
-                qr=qr_svg(url),
-                expires=expires,
-                mailed=mailed,
-                mail_configured=mail.is_configured(),
-                back=back_link(portfolio),
-            )
+            # Post/redirect/get: reloading the page must not issue a new link, which would
+            # revoke the one the teacher may already have passed on.
+            session[SHOWN_LINK] = {
+                "portfolio_id": portfolio.id,
+                "token": issued.token,
+                "mailed": mailed,
+            }
+            return htmx.redirect(url_for("liaison.invitation_link", portfolio_id=portfolio.id))
     return htmx.render(
         "liaison/tutor.html",
         "liaison/_tutor_form.html",
         status=status,
         portfolio=portfolio,
         form=form,
-        issued=None,
+        invitation_shown=False,
+        back=back_link(portfolio),
+    )
+
+
+SHOWN_LINK = "invitation_link"  # session key: the link to show once, after the redirect
+
+
+@bp.get("/portfolios/<int:portfolio_id>/tuteur/lien")
+@login_required
+def invitation_link(portfolio_id: int) -> Response:
+    """The link just issued, with its QR code: shown once (the token is only known at issue
+    time; the database keeps its hash). Opened again, it points to the liaison sheet."""
+    portfolio = _portfolio(portfolio_id)
+    access.ensure(access.can_invite_tutor(current_user, portfolio), hide=False)
+    shown = session.pop(SHOWN_LINK, None)
+    if not isinstance(shown, dict) or shown.get("portfolio_id") != portfolio.id:
+        shown = {}
+    token, mailed = str(shown.get("token", "")), bool(shown.get("mailed"))
+    invitation = None
+    if token:
+        try:
+            invitation = invitations.find_invitation(token)
+        except (NotFound, invitations.InvitationGone):
+            invitation = None
+    if invitation is None:
+        flash(
+            "Le lien d'invitation n'est affiché qu'une fois. Pour en obtenir un nouveau, "
+            "utilisez « Nouveau lien d'invitation » dans la fiche de liaison.",
+            "info",
+        )
+        return htmx.redirect(url_for("liaison.place", portfolio_id=portfolio.id))
+    url = invitation_url(token)
+    return htmx.render(
+        "liaison/tutor.html",
+        "liaison/_invitation_link.html",
+        portfolio=portfolio,
+        invitation_shown=True,
+        tutor=invitation.user,
+        url=url,
+        qr=qr_svg(url),
+        expires=timefmt.fr_datetime(invitation.expires_at),
+        mailed=mailed,
+        mail_configured=mail.is_configured(),
         back=back_link(portfolio),
     )
 
