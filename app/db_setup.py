@@ -7,7 +7,7 @@ it waits (busy_timeout) for the write lock up front, instead of reading under a 
 failing with "database is locked" when another process wrote meanwhile. Once it has
 committed, it only renders its answer: the transactions it opens then are plain BEGIN, out of
 the writers' way (no route writes after its commit). Reads keep a plain BEGIN so pages never
-wait for writers (WAL); a GET that writes ends its read transaction first (the sheet page).
+wait for writers (WAL); a GET that writes after reading calls `extensions.start_writing()`.
 Code outside a request that reads then writes (a script, a test fixture) asks for BEGIN
 IMMEDIATE with the execution option `sqlite_begin_immediate=True`.
 

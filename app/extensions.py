@@ -43,3 +43,14 @@ def objects_kept_on_commit() -> Iterator[None]:
         yield
     finally:
         session.expire_on_commit = True
+
+
+def start_writing() -> None:
+    """For a GET that writes after reading: end its read transaction (keeping what is loaded)
+    and open one that takes the write lock first. On SQLite a write that follows reads fails
+    at once ("database is locked") when another process wrote in between, while BEGIN
+    IMMEDIATE waits its turn (app/db_setup.py); on PostgreSQL it is just a new transaction.
+    Only between a route's reads and its first write: it commits the session."""
+    with objects_kept_on_commit():
+        db.session.commit()
+    db.session.connection(execution_options={"sqlite_begin_immediate": True})

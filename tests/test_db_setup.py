@@ -84,3 +84,40 @@ def test_a_write_request_reads_without_the_write_lock_once_committed(tmp_path: P
     assert web.test_client().post("/").status_code == 200
     assert begins == ["BEGIN IMMEDIATE", "BEGIN"]
     engine.dispose()
+
+
+def test_start_writing_takes_the_write_lock_after_the_reads(tmp_path: Path) -> None:
+    """A GET that writes after reading ends its read transaction and waits for the lock, as
+    the sheet page (read mark) and the first opening of an assessment do."""
+    from app import create_app
+    from app.extensions import db, start_writing
+    from app.models import School
+    from tests.conftest import _test_config
+
+    web = create_app(**_test_config(tmp_path, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path}/w.db"))
+    with web.app_context():
+        db.create_all()
+        seen: list[str] = []
+
+        def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            if statement.startswith(("BEGIN", "INSERT", "SELECT")):
+                seen.append(
+                    " ".join(statement.split()[:2])
+                    if "IMMEDIATE" in statement
+                    else statement.split()[0]
+                )
+
+        event.listen(db.engine, "before_cursor_execute", record)
+
+    @web.get("/lecture-puis-ecriture")
+    def read_then_write() -> str:
+        db.session.scalar(text("SELECT count(*) FROM schools"))
+        start_writing()
+        db.session.add(School(name="Lycée Jean Moulin"))
+        db.session.commit()
+        return "ok"
+
+    assert web.test_client().get("/lecture-puis-ecriture").status_code == 200
+    assert seen == ["BEGIN", "SELECT", "BEGIN IMMEDIATE", "INSERT"]
+    with web.app_context():
+        assert db.session.scalar(text("SELECT count(*) FROM schools")) == 1

@@ -585,12 +585,22 @@ def _audit_about(learner_id: int) -> Any:
 
 
 def export_learner(actor: User, learner: Learner) -> IO[bytes]:
-    """A ZIP of the learner's data: data.json and files/ with their attachments (original
-    names, deduplicated). Returned as a file object positioned at 0 (spooled to disk when
-    large). The export is audit-logged."""
-    data, files = collect_learner_data(learner)
+    """A ZIP of the learner's data (`build_export`), audit-logged (`record_export`)."""
+    archive = build_export(learner)
+    record_export(actor, learner)
+    return archive
+
+
+def record_export(actor: User, learner: Learner) -> None:
     audit.record(actor, "learner.exported", "user", learner.id, learner_id=learner.id)
     db.session.flush()
+
+
+def build_export(learner: Learner) -> IO[bytes]:
+    """A ZIP of the learner's data: data.json and files/ with their attachments (original
+    names, deduplicated). Returned as a file object positioned at 0 (spooled to disk when
+    large). Reads only: the route records the export once it has the write lock."""
+    data, files = collect_learner_data(learner)
     out = tempfile.SpooledTemporaryFile(max_size=20 * 1024 * 1024)  # noqa: SIM115
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(

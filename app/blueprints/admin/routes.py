@@ -39,7 +39,7 @@ from app.blueprints.admin.forms import (
     TeacherImportForm,
 )
 from app.errors import DomainError
-from app.extensions import db
+from app.extensions import db, start_writing
 from app.models import Assessment, ClassGroup, Learner, Level, Portfolio, Teacher, Tutor, User
 from app.services import accounts, gdpr, imports, mail, school
 from app.services import audit as audit_service
@@ -411,8 +411,10 @@ def account_password_link(user_id: int) -> Response:
 def learner_export(learner_id: int) -> Response:
     learner: Learner = _get_or_404(Learner, learner_id)
     access.ensure(access.can_manage_learner_data(current_user), hide=False)
-    archive = gdpr.export_learner(current_user, learner)
+    archive = gdpr.build_export(learner)
     name = gdpr.export_filename(learner)
+    start_writing()
+    gdpr.record_export(current_user, learner)
     db.session.commit()
     response = send_file(
         archive, mimetype="application/zip", as_attachment=True, download_name=name

@@ -18,7 +18,7 @@ from app import access, htmx
 from app.blueprints.assessments.forms import ConflictForm, ItemForm, ModeForm
 from app.blueprints.assessments.grid_html import level_radios
 from app.errors import InvalidInput, NotFound
-from app.extensions import db, objects_kept_on_commit
+from app.extensions import db, objects_kept_on_commit, start_writing
 from app.models import Assessment, AssessmentItem, Framework, ItemKind, Portfolio
 from app.services import assessments as service
 from app.services import events
@@ -43,6 +43,8 @@ def _assessment(portfolio: Portfolio) -> Assessment:
     assessment = portfolio.assessment
     if assessment is None:
         access.ensure(access.can_assess_portfolio(current_user, portfolio))
+        if request.method == "GET":
+            start_writing()
         assessment = service.get_or_create_assessment(portfolio)
         db.session.commit()
     access.ensure(access.can_view_assessment(current_user, assessment))

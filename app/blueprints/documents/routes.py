@@ -12,7 +12,7 @@ from flask import Blueprint, Response, current_app, request, stream_with_context
 from flask_login import current_user, login_required
 
 from app import access, htmx
-from app.extensions import db
+from app.extensions import db, start_writing
 from app.models import Learner, Level, Period, Portfolio
 from app.services import assessments, navigation
 from app.services.documents import (
@@ -73,10 +73,13 @@ def period_pre_agreements(period_id: int) -> Response:
 def meeting_grid_pdf(portfolio_id: int) -> Response:
     portfolio = _get_or_404(Portfolio, portfolio_id)
     access.ensure(access.can_print_meeting_grid(current_user, portfolio))
-    assessment = assessments.get_or_create_assessment(portfolio)
+    assessment = portfolio.assessment
+    if assessment is None:  # created on first use, as the online page does
+        start_writing()
+        assessment = assessments.get_or_create_assessment(portfolio)
+        db.session.commit()
     base_url = current_app.config.get("PUBLIC_URL") or request.url_root
     data = meeting_grid.meeting_grid_pdf(assessment, base_url)
-    db.session.commit()  # the assessment is created on first use, as the online page does
     name = pre_agreement.download_name("preparer-la-rencontre", portfolio.learner.full_name)
     return _send(data, PDF_MIMETYPE, f"{name}.pdf", inline=True)
 

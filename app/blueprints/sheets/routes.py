@@ -29,7 +29,7 @@ from app import access, htmx, timefmt
 from app.blueprints.sheets.forms import AttachForm, LinkForm, NewSheetForm, SheetForm, UploadForm
 from app.blueprints.sheets.grid_html import criteria_boxes
 from app.errors import InvalidInput
-from app.extensions import db, objects_kept_on_commit
+from app.extensions import db, start_writing
 from app.models import ActivitySheet, Attachment
 from app.models.base import utcnow
 from app.services import attachments, events, framework_links, navigation
@@ -101,14 +101,9 @@ def _mark_read_if_unread(sheet: ActivitySheet) -> None:
         return
     sheet_id, portfolio_id = sheet.id, sheet.portfolio_id
     period_id = sheet.portfolio.period_id if sheet.portfolio is not None else None
-    # End the read transaction before writing, without expiring what is loaded: on SQLite a
-    # write that follows reads in the same transaction fails at once ("database is locked")
-    # when another process wrote meanwhile, while a transaction that starts by writing
-    # waits for the lock.
-    with objects_kept_on_commit():
-        db.session.commit()
-        service.mark_read(sheet, current_user)
-        db.session.commit()
+    start_writing()
+    service.mark_read(sheet, current_user)
+    db.session.commit()
     if period_id is not None:
         events.publish(
             f"period:{period_id}",
