@@ -95,8 +95,8 @@ def _page(sheet: ActivitySheet, tab: str, template: str, status: int = 200, **ct
 
 
 def _mark_read_if_unread(sheet: ActivitySheet) -> None:
-    """After rendering (the commit expires what the page has loaded). A sheet the teacher has
-    read since the learner last changed it is left alone: most views write nothing."""
+    """Once the page is rendered. A sheet the teacher has read since the learner last changed
+    it is left alone: most views write nothing."""
     if not navigation.unread_for(current_user, [sheet]):
         return
     sheet_id, portfolio_id = sheet.id, sheet.portfolio_id
