@@ -273,22 +273,30 @@ def mode(portfolio_id: int, competency_id: int) -> Response:
 @bp.post("/portfolios/<int:portfolio_id>/bilan/completer")
 @login_required
 def complete(portfolio_id: int) -> Response:
-    _, assessment = _for_rating(portfolio_id)
-    service.complete(assessment, current_user)
-    db.session.commit()
-    _publish(assessment, "status_changed", status=assessment.status, author_id=current_user.id)
-    flash("Le bilan est complété : il alimente le tableau de bord de l'apprenant.", "success")
-    return htmx.redirect(url_for("assessments.page", portfolio_id=portfolio_id))
+    return _change_status(
+        portfolio_id,
+        service.complete,
+        "Le bilan est complété : il alimente le tableau de bord de l'apprenant.",
+    )
 
 
 @bp.post("/portfolios/<int:portfolio_id>/bilan/rouvrir")
 @login_required
 def reopen(portfolio_id: int) -> Response:
+    return _change_status(
+        portfolio_id, service.reopen, "Le bilan est rouvert : il peut de nouveau être modifié."
+    )
+
+
+def _change_status(
+    portfolio_id: int, change: Callable[[Assessment, Any], object], done: str
+) -> Response:
+    """Complete or reopen (the service checks who may), tell the other assessor, reload."""
     _, assessment = _for_rating(portfolio_id)
-    service.reopen(assessment, current_user)
+    change(assessment, current_user)
     db.session.commit()
     _publish(assessment, "status_changed", status=assessment.status, author_id=current_user.id)
-    flash("Le bilan est rouvert : il peut de nouveau être modifié.", "success")
+    flash(done, "success")
     return htmx.redirect(url_for("assessments.page", portfolio_id=portfolio_id))
 
 
