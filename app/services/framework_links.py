@@ -144,6 +144,19 @@ def load_grid(framework_id: int | None, sheet: ActivitySheet) -> Grid:
     return Grid(activities, sheet_selection(sheet.id))
 
 
+def competency_criteria(
+    framework_id: int | None, sheet: ActivitySheet, task_id: int, competency_id: int
+) -> tuple[Competency, SheetSelection]:
+    """One competency of one task, with the sheet's choices under that task (the criteria
+    the grid loads when the teacher unfolds them): 4 queries. InvalidInput when the task or
+    the competency is not there."""
+    task = _load_task(framework_id, task_id)
+    competency = next((c for c in task.competencies if c.id == competency_id), None)
+    if competency is None:
+        raise InvalidInput("Cette compétence n'est pas liée à cette tâche.")
+    return competency, sheet_selection(sheet.id, task.id)
+
+
 # --- editing ----------------------------------------------------------------------------------
 
 

@@ -16,6 +16,11 @@ def _first_task_id(w: Any) -> int:
     return int(w.period.level.framework.activities[0].tasks[0].id)
 
 
+def _first_criteria_url(w: Any) -> str:
+    task = w.period.level.framework.activities[0].tasks[0]
+    return f"/fiches/{w.sheet.id}/referentiel/criteres/{task.id}/{task.competencies[0].id}"
+
+
 def _with_attachment(w: Any, f: Any) -> None:
     from app.services import attachments
 
@@ -87,6 +92,13 @@ CASES = [
         only({"learner": 403, "teacher": 303, "tutor": 403}),
         data=lambda w: {"item": f"task:{_first_task_id(w)}", "task": str(_first_task_id(w))},
         note="teacher links a task",
+    ),
+    Case(
+        "sheets.link_criteria",
+        "GET",
+        _first_criteria_url,
+        only({"learner": 403, "teacher": 303, "tutor": 403}),
+        note="without htmx: the grid, that competency unfolded",
     ),
     Case(
         "sheets.upload",

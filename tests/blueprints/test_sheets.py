@@ -368,6 +368,55 @@ def test_grid_without_javascript_saves_the_whole_form(f: Any, login_as: Any) -> 
     assert f.s.query(SheetTask).filter_by(sheet_id=w.sheet.id).count() == 0
 
 
+def test_criteria_come_with_the_grid_only_when_chosen_else_on_unfolding(
+    f: Any, login_as: Any
+) -> None:
+    w = f.world()
+    task, competency, criteria = _task_with_criteria(w.level.framework)
+    client = login_as(w.teacher)
+    lazy = f"/fiches/{w.sheet.id}/referentiel/criteres/{task.id}/{competency.id}"
+    box = rf'name="crit"\s+value="{task.id}:{criteria[0].id}"'
+    grid = client.get(f"/fiches/{w.sheet.id}/referentiel").get_data(as_text=True)
+    assert not re.search(box, grid)  # folded: fetched when opened
+    assert f'hx-get="{lazy}" hx-trigger="toggle once"' in grid
+    assert f'<a href="{lazy}">Afficher les {len(criteria)} critères</a>' in grid  # no JavaScript
+
+    fragment = client.get(lazy, headers=HX).get_data(as_text=True)
+    assert fragment.count('name="crit"') == len(criteria) and "checked" not in fragment
+    client.post(
+        f"/fiches/{w.sheet.id}/referentiel/selection",
+        data={"item": f"crit:{task.id}:{criteria[0].id}", "crit": f"{task.id}:{criteria[0].id}"},
+        headers=HX,
+    )
+    fragment = client.get(lazy, headers=HX).get_data(as_text=True)
+    assert re.search(rf'value="{task.id}:{criteria[0].id}"\s*checked', fragment)
+    grid = client.get(f"/fiches/{w.sheet.id}/referentiel").get_data(as_text=True)
+    assert re.search(box, grid)  # chosen: sent with the page, unfolded
+
+    # Without JavaScript the link opens the grid with that competency unfolded.
+    other_task = next(
+        t for a in w.level.framework.activities for t in a.tasks
+        if t.id != task.id and any(c.criteria for c in t.competencies)
+    )  # fmt: skip
+    other_comp = next(c for c in other_task.competencies if c.criteria)
+    plain = client.get(f"/fiches/{w.sheet.id}/referentiel/criteres/{other_task.id}/{other_comp.id}")
+    assert plain.status_code == 303
+    assert plain.headers["Location"] == (
+        f"/fiches/{w.sheet.id}/referentiel?ouvrir={other_comp.id}#link-task-{other_task.id}"
+    )
+    unfolded = client.get(plain.headers["Location"]).get_data(as_text=True)
+    assert re.search(rf'value="{other_task.id}:{other_comp.criteria[0].id}"', unfolded)
+
+    # A competency that is not under that task is not there.
+    stranger = next(
+        c for a in w.level.framework.activities for t in a.tasks for c in t.competencies
+        if c.id not in {x.id for x in task.competencies}
+    )  # fmt: skip
+    missing = f"/fiches/{w.sheet.id}/referentiel/criteres/{task.id}/{stranger.id}"
+    assert client.get(missing, headers=HX).status_code == 404
+    assert login_as(w.learner).get(lazy, headers=HX).status_code == 403
+
+
 def test_grid_refuses_items_of_another_framework(f: Any, login_as: Any) -> None:
     w = f.world()
     foreign_task = w.other_level.framework.activities[0].tasks[0]

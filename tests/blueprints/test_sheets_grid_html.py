@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from app.blueprints.sheets.grid_html import criteria_boxes
+from app.blueprints.sheets.grid_html import criteria_boxes, folded_criteria
 from app.services.framework_links import SheetSelection
 
 
@@ -22,3 +22,14 @@ def test_boxes_are_checked_per_task_and_titles_escaped() -> None:
     assert "Le câblage est &lt;b&gt;conforme&lt;/b&gt; &amp; repéré" in html
     assert "Les &#34;essais&#34; sont faits" in html
     assert "<b>" not in html
+
+
+def test_folded_criteria_are_fetched_on_opening_or_by_a_link_without_javascript() -> None:
+    competency: Any = SimpleNamespace(id=5, criteria=[object(), object(), object()])
+    html = str(folded_criteria(9, 3, competency))
+    url = "/fiches/9/referentiel/criteres/3/5"
+    assert html.startswith(f'<details class="link-criteria" hx-get="{url}"')
+    assert 'hx-trigger="toggle once"' in html and " open" not in html
+    assert '<span class="counter">(0/3)</span>' in html
+    assert f'<li class="nojs-only"><a href="{url}">Afficher les 3 critères</a></li>' in html
+    assert 'name="crit"' not in html

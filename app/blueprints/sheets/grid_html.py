@@ -1,8 +1,8 @@
-"""The criteria checkboxes of the "Relier au référentiel" grid, built in Python.
+"""The criteria of the "Relier au référentiel" grid, built in Python.
 
-A large framework (Bac Pro MEE) puts ~1,500 criteria boxes on the page; rendered by a Jinja
-loop they took most of the page's time (each box: a method call, several attribute lookups
-and escapes). The markup is the one sheets/_task.html would write; its tests read it through
+A large framework (Bac Pro MEE) has ~1,200 criteria boxes under ~300 task × competency pairs;
+rendered by Jinja loops they took most of the page's time (each: method calls, attribute
+lookups, escapes). The markup is what sheets/_task.html would write; tests read it through
 the page."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from markupsafe import Markup, escape
 
-from app.models import Criterion
+from app.models import Competency, Criterion
 from app.services.framework_links import SheetSelection
 
 
@@ -29,4 +29,19 @@ def criteria_boxes(
             f" {escape(criterion.title)}</label></li>\n"
             for criterion in criteria
         )
+    )
+
+
+def folded_criteria(sheet_id: int, task_id: int, competency: Competency) -> Markup:
+    """The folded criteria of a competency none of which is chosen: their boxes are fetched
+    when it is first opened (sheets.link_criteria), or, without JavaScript, by the link."""
+    url = f"/fiches/{sheet_id}/referentiel/criteres/{task_id}/{competency.id}"
+    count = len(competency.criteria)
+    # Only integers go into this markup.
+    return Markup(  # noqa: S704  # nosec B704
+        f'<details class="link-criteria" hx-get="{url}" hx-trigger="toggle once"'
+        ' hx-target="find ul" hx-swap="innerHTML">\n'
+        f'<summary>Critères détaillés <span class="counter">(0/{count})</span></summary>\n'
+        f'<ul><li class="nojs-only"><a href="{url}">Afficher les {count} critères</a></li></ul>\n'
+        "</details>"
     )

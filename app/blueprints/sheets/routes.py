@@ -27,8 +27,8 @@ from werkzeug.wrappers import Response
 
 from app import access, htmx, timefmt
 from app.blueprints.sheets.forms import AttachForm, LinkForm, NewSheetForm, SheetForm, UploadForm
-from app.blueprints.sheets.grid_html import criteria_boxes
-from app.errors import InvalidInput
+from app.blueprints.sheets.grid_html import criteria_boxes, folded_criteria
+from app.errors import InvalidInput, NotFound
 from app.extensions import db, start_writing
 from app.models import ActivitySheet, Attachment
 from app.models.base import utcnow
@@ -37,6 +37,7 @@ from app.services import sheets as service
 
 bp = Blueprint("sheets", __name__)
 bp.add_app_template_global(criteria_boxes)
+bp.add_app_template_global(folded_criteria)
 
 TABS = ("contexte", "fiche", "referentiel", "annexes")
 
@@ -243,7 +244,27 @@ def _status(
 def links(sheet_id: int) -> Response:
     sheet = _sheet_or_404(sheet_id)
     grid = framework_links.load_grid(service.framework_id_of(sheet), sheet)
-    return _page(sheet, "referentiel", "sheets/links.html", grid=grid)
+    unfolded = request.args.get("ouvrir", type=int)  # without JavaScript: one competency's criteria
+    return _page(sheet, "referentiel", "sheets/links.html", grid=grid, open_competency_id=unfolded)
+
+
+@bp.get("/fiches/<int:sheet_id>/referentiel/criteres/<int:task_id>/<int:competency_id>")
+@login_required
+def link_criteria(sheet_id: int, task_id: int, competency_id: int) -> Response:
+    """The criteria boxes of one competency under one task, loaded when the teacher unfolds
+    them (the grid sends only those already chosen: MEE has ~1,200 boxes)."""
+    sheet = _sheet_or_404(sheet_id)
+    access.ensure(access.can_link_sheet(current_user, sheet), hide=False)
+    if not htmx.is_fragment_request():
+        url = url_for("sheets.links", sheet_id=sheet.id, ouvrir=competency_id)
+        return redirect(f"{url}#link-task-{task_id}", 303)
+    try:
+        competency, selection = framework_links.competency_criteria(
+            service.framework_id_of(sheet), sheet, task_id, competency_id
+        )
+    except InvalidInput:
+        raise NotFound("Ces critères n'existent pas dans le référentiel de la fiche.") from None
+    return make_response(criteria_boxes(task_id, competency.criteria, selection))
 
 
 @bp.post("/fiches/<int:sheet_id>/referentiel")
