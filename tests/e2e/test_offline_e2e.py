@@ -53,6 +53,18 @@ def _open_online(page: Any, url: str) -> None:
     )
 
 
+def _offline_at_the_assessment(browser: Any, login: Any, user: Any, url: str) -> tuple[Any, Any]:
+    """A fresh browser (context, page) signed in as `user`, the assessment at `url` opened
+    online once, then the network cut and the page reloaded from the phone's cache."""
+    context = browser.new_context(locale="fr-FR")
+    page = context.new_page()
+    login(page, user)
+    _open_online(page, url)
+    context.set_offline(True)
+    page.reload()
+    return context, page
+
+
 def _competencies(w: Any) -> list[Competency]:
     return list(
         w.session.scalars(
@@ -221,12 +233,7 @@ def test_background_sync_sends_the_outbox_with_every_page_closed(
     w = e2e_world
     url = f"{live_server.url}/portfolios/{w.portfolio.id}/bilan"
     comp = _competencies(w)[0]
-    context = browser.new_context(locale="fr-FR")
-    page = context.new_page()
-    login(page, w.tutor)
-    _open_online(page, url)
-    context.set_offline(True)
-    page.reload()
+    context, page = _offline_at_the_assessment(browser, login, w.tutor, url)
     _rate(page, comp.id, "2")
     uuids = [entry["uuid"] for entry in _outbox(page)]
     senders: list[bool] = []
@@ -344,12 +351,7 @@ def test_sign_out_with_waiting_changes_asks_first_and_keeps_them(
     w = e2e_world
     url = f"{live_server.url}/portfolios/{w.portfolio.id}/bilan"
     comps = _competencies(w)[:2]
-    context = browser.new_context(locale="fr-FR")
-    page = context.new_page()
-    login(page, w.tutor)
-    _open_online(page, url)
-    context.set_offline(True)
-    page.reload()
+    context, page = _offline_at_the_assessment(browser, login, w.tutor, url)
     _rate(page, comps[0].id, "3")
     _rate(page, comps[1].id, "2")
 
@@ -390,12 +392,7 @@ def test_waiting_changes_are_dropped_only_when_the_user_says_so(
     w = e2e_world
     url = f"{live_server.url}/portfolios/{w.portfolio.id}/bilan"
     comp = _competencies(w)[0]
-    context = browser.new_context(locale="fr-FR")
-    page = context.new_page()
-    login(page, w.teacher)
-    _open_online(page, url)
-    context.set_offline(True)
-    page.reload()
+    context, page = _offline_at_the_assessment(browser, login, w.teacher, url)
     _rate(page, comp.id, "2")
     page.get_by_text("Voir les modifications en attente").click()
     expect(page.locator(".outbox-list")).to_contain_text(f"{comp.code} Compétence globale : 2")
@@ -430,12 +427,7 @@ def test_expired_session_keeps_the_outbox_and_sync_resumes_after_signing_in(
     w = e2e_world
     url = f"{live_server.url}/portfolios/{w.portfolio.id}/bilan"
     comp = _competencies(w)[0]
-    context = browser.new_context(locale="fr-FR")
-    page = context.new_page()
-    login(page, w.tutor)
-    _open_online(page, url)
-    context.set_offline(True)
-    page.reload()
+    context, page = _offline_at_the_assessment(browser, login, w.tutor, url)
     _rate(page, comp.id, "3")
 
     # Meanwhile every session of the tutor ended (e.g. "sign out everywhere").
