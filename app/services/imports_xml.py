@@ -1,0 +1,79 @@
+"""Reading the XML exports of the national school information system (SIECLE, STS-web)
+safely: no DTD at all (so no entity expansion, no external entity, no XXE), a size limit,
+the encoding the XML prolog declares (SIECLE writes ISO-8859-1, newer exports UTF-8), and a
+French message naming what is wrong when the file is not the expected export."""
+
+from __future__ import annotations
+
+from datetime import date
+from xml.etree.ElementTree import Element, ParseError
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
+
+from app.services.imports import ImportFileError, parse_date
+
+# A real ElevesSansAdresses.xml is about 1.5 kB per pupil: 3,000 pupils are under 5 MB.
+MAX_XML_BYTES = 8 * 1024 * 1024
+
+
+def read_xml(data: bytes, *, root: str, what: str, expected_name: str) -> Element:
+    """The root element of an export, or ImportFileError with the reason in French.
+    `what` names the export for the messages ("l'export SIECLE des élèves")."""
+    if len(data) > MAX_XML_BYTES:
+        raise ImportFileError(
+            f"Le fichier est trop volumineux ({len(data) // 1024} ko) : "
+            f"{MAX_XML_BYTES // (1024 * 1024)} Mo au maximum."
+        )
+    stripped = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not stripped:
+        raise ImportFileError("Le fichier est vide.")
+    if data.startswith(b"PK\x03\x04"):
+        raise ImportFileError(
+            f"Ce fichier est une archive ZIP : décompressez-la et envoyez le fichier "
+            f"{expected_name} qu'elle contient."
+        )
+    if not stripped.startswith(b"<"):
+        raise ImportFileError(
+            f"Ce fichier n'est pas un fichier XML : envoyez {what} ({expected_name}), "
+            "tel que téléchargé, sans l'ouvrir ni le modifier."
+        )
+    try:
+        element: Element = fromstring(data, forbid_dtd=True)
+    except DefusedXmlException:
+        raise ImportFileError(
+            "Ce fichier XML contient une déclaration DOCTYPE ou des entités, ce qu'un export "
+            "SIECLE ou STS-web ne contient jamais : il est refusé par sécurité."
+        ) from None
+    except ParseError as error:
+        line = error.position[0] if error.position else 0
+        raise ImportFileError(
+            f"Le fichier XML est mal formé (ligne {line}) : il a peut-être été tronqué ou "
+            f"modifié. Téléchargez de nouveau {what}."
+        ) from None
+    except (LookupError, ValueError):
+        raise ImportFileError(
+            "Encodage du fichier XML non reconnu : SIECLE et STS-web écrivent de l'ISO-8859-1 "
+            "ou de l'UTF-8."
+        ) from None
+    if element.tag != root:
+        raise ImportFileError(
+            f"Ce fichier XML n'est pas {what} : son élément racine est « {element.tag[:60]} », "
+            f"« {root} » attendu (fichier {expected_name})."
+        )
+    return element
+
+
+def text(element: Element | None, path: str) -> str:
+    """The trimmed text of a child element ("" when absent), inner whitespace collapsed."""
+    if element is None:
+        return ""
+    found = element.find(path)
+    if found is None or found.text is None:
+        return ""
+    return " ".join(found.text.split())
+
+
+def xml_date(value: str) -> date | None:
+    """SIECLE writes dd/mm/yyyy, STS-web yyyy-mm-dd: both are read."""
+    return parse_date(value) if value else None
