@@ -59,6 +59,10 @@ FILE_NAME = "ElevesSansAdresses.xml"
 class LevelChoiceMissing(InvalidInput):
     """A level to create has no framework: the admin must choose one in the preview."""
 
+    def __init__(self, message: str, plan: SiecleImportPlan) -> None:
+        super().__init__(message)
+        self.plan = plan
+
 
 @dataclass
 class Mef:
@@ -279,9 +283,9 @@ def plan_siecle(
     """What importing this file would do, without writing, in a fixed number of queries.
     `chosen` maps a new level's key to the framework id the admin picked in the preview."""
     chosen = chosen or {}
-    learners = db.session.scalars(
-        select(Learner).options(joinedload(Learner.class_group))
-    ).unique().all()
+    learners = (
+        db.session.scalars(select(Learner).options(joinedload(Learner.class_group))).unique().all()
+    )
     by_key = {learner.external_id: learner for learner in learners if learner.external_id}
     valid = [row for row in parsed.rows if row.error is None]
     email_owner: dict[str, User] = {}
@@ -313,7 +317,9 @@ def plan_siecle(
             continue
         owner = email_owner.get(row.email) if row.email else None
         if owner is not None and (learner is None or owner.id != learner.id):
-            planned.reason = f"adresse e-mail déjà utilisée par un autre compte ({owner.role_label})"
+            planned.reason = (
+                f"adresse e-mail déjà utilisée par un autre compte ({owner.role_label})"
+            )
             continue
         if learner is not None and learner.anonymised_at is not None:
             planned.reason = "compte anonymisé (RGPD) : il ne peut pas être réimporté"
@@ -348,7 +354,7 @@ def plan_siecle(
     return plan
 
 
-def _match(row: SiecleRow, by_key: dict[str | None, Learner]) -> Learner | None:
+def _match(row: SiecleRow, by_key: dict[str, Learner]) -> Learner | None:
     if not row.last_name or (row.birth_date is None and not row.ine):
         return None
     if row.ine:
@@ -369,7 +375,8 @@ def _plan_new_class(
     mef_code = parsed.division_mef.get(division, "")
     mef = parsed.mefs.get(mef_code) if mef_code else None
     if mef is None:
-        mef = Mef(code=mef_code, edition_label="" if mef_code else f"Niveau de la classe {division}")
+        label = "" if mef_code else f"Niveau de la classe {division}"
+        mef = Mef(code=mef_code, edition_label=label)
     for label in [mef.level_name, *mef.labels]:
         existing = levels.get(_fold(label))
         if existing is not None:
@@ -412,7 +419,8 @@ def apply_siecle(
         raise LevelChoiceMissing(
             "Choisissez le diplôme préparé pour chaque nouveau niveau : "
             + ", ".join(f"« {lvl.name} »" for lvl in missing)
-            + "."
+            + ".",
+            plan,
         )
     levels = {level.name: level for level in db.session.scalars(select(Level))}
     position = (db.session.scalar(select(func.max(Level.position))) or 0) + 1
@@ -495,8 +503,6 @@ def deactivate_departed(actor: User, learners: list[Learner]) -> int:
     reactivate them). Returns how many were deactivated."""
     for learner in learners:
         accounts.set_active(actor, learner, False)
-    audit.record(
-        actor, "import.departures", "import", None, learners=[lr.id for lr in learners]
-    )
+    audit.record(actor, "import.departures", "import", None, learners=[lr.id for lr in learners])
     db.session.flush()
     return len(learners)

@@ -203,11 +203,10 @@ def plan_sts(parsed: StsFile) -> StsImportPlan:
     by_key = {t.external_id: t for t in teachers if t.external_id}
     by_email = {t.email: t for t in teachers if t.email}
     by_name: dict[str, list[Teacher]] = {}
-    for teacher in teachers:
-        if not teacher.external_id:
-            by_name.setdefault(_name_key(teacher.last_name, teacher.first_name), []).append(
-                teacher
-            )
+    for candidate in teachers:
+        if not candidate.external_id:
+            key = _name_key(candidate.last_name, candidate.first_name)
+            by_name.setdefault(key, []).append(candidate)
     valid = [row for row in parsed.rows if row.error is None]
     email_owner: dict[str, User] = {}
     for batch in _batches(sorted({row.email for row in valid if row.email})):
@@ -227,7 +226,9 @@ def plan_sts(parsed: StsFile) -> StsImportPlan:
         if owner is not None and not isinstance(owner, Teacher):
             planned.reason = f"adresse e-mail déjà utilisée par un compte {owner.role_label}"
             continue
-        teacher = by_key.get(row.key) or (by_email.get(row.email) if row.email else None)
+        teacher: Teacher | None = by_key.get(row.key) or (
+            by_email.get(row.email) if row.email else None
+        )
         if teacher is None:
             namesakes = by_name.get(_name_key(row.last_name, row.first_name), [])
             teacher = namesakes[0] if len(namesakes) == 1 else None
