@@ -23,14 +23,15 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 from xml.etree.ElementTree import Element
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import joinedload
 
 from app.errors import InvalidInput
 from app.extensions import db
-from app.models import ClassGroup, Framework, Learner, Level, User
+from app.models import AuditLog, ClassGroup, Framework, Learner, Level, User
 from app.services import accounts, audit
 from app.services.imports import (
     CREATED,
@@ -437,33 +438,41 @@ def apply_siecle(
         db.session.add(group)
         classes[_fold(name)] = group
     db.session.flush()
-    written: list[PlannedRow] = []
-    for planned in plan.rows:
-        if planned.status not in (CREATED, UPDATED):
-            continue
-        row: SiecleRow = planned.payload
-        learner = planned.target
-        if learner is None:
-            learner = Learner(email=row.email)
-            db.session.add(learner)
-        learner.last_name = row.last_name
-        learner.first_name = row.first_name
-        learner.birth_date = row.birth_date
-        learner.class_group_id = classes[_fold(row.class_name)].id
-        learner.learner_status = row.status
-        learner.external_id = row.key
-        learner.is_active_account = True
-        if row.email:
-            learner.email = row.email
-        planned.target = learner
-        written.append(planned)
-    db.session.flush()  # one flush for every pupil: ids for the audit log
-    for planned in written:
-        action = "account.imported" if planned.status == CREATED else "account.updated_by_import"
-        learner = planned.target
-        audit.record(
-            actor, action, "user", learner.id, learner_id=learner.id, changes=planned.changes
+    # New pupils: one multi-row INSERT (the unit of work would send one statement per pupil,
+    # as SQLite cannot return the ids of a batch in order), then their ids in a few SELECTs.
+    fresh = [p for p in plan.rows if p.status == CREATED]
+    if fresh:
+        db.session.execute(
+            insert(Learner),
+            [_learner_values(p.payload, classes) | {"email": p.payload.email} for p in fresh],
         )
+    ids = _ids_by_key([p.payload.key for p in fresh])
+    for planned in plan.rows:
+        if planned.status == UPDATED:
+            row: SiecleRow = planned.payload
+            learner: Learner = planned.target
+            for name, value in _learner_values(row, classes).items():
+                setattr(learner, name, value)
+            if row.email:
+                learner.email = row.email
+            ids[row.key] = learner.id
+    db.session.flush()
+    actor_id, actor_label = audit_actor(actor)
+    entries = [
+        {
+            "actor_id": actor_id,
+            "actor_label": actor_label,
+            "action": "account.imported" if p.status == CREATED else "account.updated_by_import",
+            "object_type": "user",
+            "object_id": ids[p.payload.key],
+            "learner_id": ids[p.payload.key],
+            "details": {"changes": p.changes},
+        }
+        for p in plan.rows
+        if p.status in (CREATED, UPDATED)
+    ]
+    if entries:
+        db.session.execute(insert(AuditLog), entries)
     audit.record(
         actor,
         "import.siecle",
@@ -478,6 +487,34 @@ def apply_siecle(
     )
     db.session.flush()
     return plan
+
+
+def _learner_values(row: SiecleRow, classes: dict[str, ClassGroup]) -> dict[str, Any]:
+    return {
+        "last_name": row.last_name,
+        "first_name": row.first_name,
+        "birth_date": row.birth_date,
+        "class_group_id": classes[_fold(row.class_name)].id,
+        "learner_status": row.status,
+        "external_id": row.key,
+        "is_active_account": True,
+    }
+
+
+def _ids_by_key(keys: list[str]) -> dict[str, int]:
+    ids: dict[str, int] = {}
+    for batch in _batches(keys):
+        query = select(Learner.external_id, Learner.id).where(Learner.external_id.in_(batch))
+        for key, learner_id in db.session.execute(query):
+            ids[key or ""] = learner_id
+    return ids
+
+
+def audit_actor(actor: User | None) -> tuple[int | None, str]:
+    """Who an audit row names, as `audit.record` writes it (for rows inserted in bulk)."""
+    if actor is None:
+        return None, "système"
+    return actor.id, f"{actor.full_name} ({actor.role_label})"
 
 
 def departures_by_id(ids: list[int]) -> list[Learner]:
