@@ -11,6 +11,7 @@ preview = read + plan (the upload), import = read + apply + commit (the confirma
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import random
 import tempfile
@@ -272,7 +273,8 @@ def main() -> None:
         f"# SIECLE import benchmark ({args.pupils} pupils, SQLite)",
         "",
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()} "
-        f"({platform.python_version()}); `python -m bench.import_siecle`. "
+        f"({platform.python_version()}, {os.cpu_count()} CPUs, load average "
+        f"{os.getloadavg()[0]:.1f} at the end); `python -m bench.import_siecle`. "
         f"Generated ElevesSansAdresses.xml: {size_note} (ISO-8859-1), 80 divisions, 8 MEFs.",
         "",
         "| step | seconds | SQL statements | outcome |",
