@@ -272,6 +272,11 @@ def test_sts_preview_import_levels_from_services_and_reimport(f: Any, login_as: 
     assert known.external_id == "sts:41018"  # the existing account, found by name
     assert {lv.id for lv in known.levels} == {levels_of["2TNE-A"], levels_of["TMELEC-A"]}
 
+    # A teacher without e-mail (STS has none) is listed and editable like any other.
+    listing = client.get("/administration/comptes?role=teacher")
+    assert listing.status_code == 200 and "RIVIÈRE" in _text(listing)
+    assert client.get(f"/administration/comptes/{riviere.id}").status_code == 200
+
     again = _text(_upload(client, "/administration/import/sts", STS))
     assert _counts(again) == {"created": 0, "updated": 0, "unchanged": 4, "rejected": 1}
     assert "Aucune ligne à enregistrer" in again
