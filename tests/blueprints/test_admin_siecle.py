@@ -310,3 +310,15 @@ def test_bad_sts_files_are_refused_with_a_french_reason(
     assert response.status_code == 422
     assert message in _text(response)
     assert _count(f, Teacher) == before
+
+
+def test_markup_in_a_siecle_name_is_shown_as_text(f: Any, login_as: Any) -> None:
+    evil = SIECLE.replace(
+        "<PRENOM>Noé</PRENOM>".encode("iso-8859-1"),
+        b"<PRENOM>&lt;script&gt;alert(1)&lt;/script&gt;</PRENOM>",
+    )
+    assert evil != SIECLE
+    response = _upload(login_as(f.admin()), "/administration/import/siecle", evil)
+    raw = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "<script>alert(1)" not in raw and "&lt;script&gt;alert(1)" in raw
