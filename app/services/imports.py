@@ -443,6 +443,7 @@ class PlannedRow:
     status: str
     reason: str = ""
     changes: list[str] = field(default_factory=list)
+    note: str = ""  # shown whatever the status (e.g. classes unknown to Passerelle)
     target: Any = None  # the existing Learner/Teacher to update
     payload: Any = None  # the parsed row
 

@@ -201,3 +201,28 @@ class TeacherImportForm(FrenchForm):
         validators=[FileRequired("Choisissez le fichier CSV à importer.")],
         render_kw={"accept": ".csv,text/csv,text/plain"},
     )
+
+
+class SiecleImportForm(FrenchForm):
+    file = FileField(
+        "Fichier ElevesSansAdresses.xml (SIECLE)",
+        validators=[FileRequired("Choisissez le fichier XML exporté de SIECLE.")],
+        render_kw={"accept": ".xml,text/xml,application/xml"},
+    )
+
+
+class StsImportForm(FrenchForm):
+    file = FileField(
+        "Fichier sts_emp_RNE_ANNEE.xml (STS-web)",
+        validators=[FileRequired("Choisissez le fichier XML exporté de STS-web.")],
+        render_kw={"accept": ".xml,text/xml,application/xml"},
+    )
+
+
+class DeparturesForm(FrenchForm):
+    """Deactivate the pupils who left; the learners ticked come as `learner_ids`."""
+
+    confirm = BooleanField(
+        "Je confirme la désactivation des comptes cochés (ils ne sont pas supprimés).",
+        validators=[DataRequired("Cochez la case pour confirmer la désactivation.")],
+    )

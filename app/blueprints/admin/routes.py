@@ -32,17 +32,21 @@ from app.blueprints.admin.forms import (
     AccountEditForm,
     ClassForm,
     ConfirmForm,
+    DeparturesForm,
     EraseForm,
     LearnerImportForm,
     LevelForm,
     SchoolForm,
+    SiecleImportForm,
+    StsImportForm,
     TeacherImportForm,
 )
 from app.errors import DomainError
 from app.extensions import db, start_writing
 from app.models import Assessment, ClassGroup, Learner, Level, Portfolio, Teacher, Tutor, User
-from app.services import accounts, gdpr, imports, mail, school
+from app.services import accounts, gdpr, imports, imports_siecle, imports_sts, mail, school
 from app.services import audit as audit_service
+from app.services.imports_xml import MAX_XML_BYTES
 from app.services.periods import FieldError
 
 bp = Blueprint("admin", __name__)
@@ -72,6 +76,9 @@ ACTION_LABELS = {
     "account.updated_by_import": "Compte mis à jour par import",
     "import.learners": "Import d'apprenants",
     "import.teachers": "Import d'enseignants",
+    "import.siecle": "Import SIECLE (élèves)",
+    "import.sts": "Import STS-web (enseignants)",
+    "import.departures": "Élèves partis désactivés",
     "learner.exported": "Données exportées (RGPD)",
     "learner.anonymised": "Apprenant anonymisé (RGPD)",
     "learner.deleted": "Apprenant supprimé (RGPD)",
@@ -662,6 +669,131 @@ def import_teachers_confirm(token: str) -> Response:
     db.session.commit()
     imports.drop_upload(_import_dir(), token)
     return _page("admin/import_report.html", plan=plan, kind="teachers")
+
+
+# --- SIECLE and STS-web XML imports ----------------------------------------------------------
+
+
+def _read_xml_upload(form: Any) -> bytes:
+    data: bytes = form.file.data.read(MAX_XML_BYTES + 1)
+    return data
+
+
+def _framework_choices() -> dict[str, int | None]:
+    """The diploma the admin picked for each level to create ("framework-<level key>")."""
+    chosen: dict[str, int | None] = {}
+    for name, value in request.form.items():
+        if name.startswith("framework-"):
+            chosen[name.removeprefix("framework-")] = int(value) if value.isdigit() else None
+    return chosen
+
+
+@bp.route("/administration/import/siecle", methods=["GET", "POST"])
+@admin_required
+def import_siecle() -> Response:
+    form = SiecleImportForm()
+    status = 200
+    if form.validate_on_submit():
+        data = _read_xml_upload(form)
+        try:
+            parsed = imports_siecle.read_siecle(data)
+        except imports.ImportFileError as error:
+            form.file.errors = [error.message]
+            status = 422
+        else:
+            plan = imports_siecle.plan_siecle(parsed)
+            token = imports.stash_upload(
+                _import_dir(), data, kind="siecle", user_id=current_user.id
+            )
+            return _page(
+                "admin/import_siecle_preview.html",
+                plan=plan, token=token, kind="siecle", form=DeparturesForm(),
+            )  # fmt: skip
+    elif form.is_submitted():
+        status = 422
+    return _page("admin/import_siecle.html", status, form=form)
+
+
+@bp.post("/administration/import/siecle/<token>")
+@admin_required
+def import_siecle_confirm(token: str) -> Response:
+    access.ensure(ConfirmForm().validate_on_submit(), hide=False)
+    try:
+        data, _info = imports.load_upload(
+            _import_dir(), token, kind="siecle", user_id=current_user.id
+        )
+        parsed = imports_siecle.read_siecle(data)
+    except imports.ImportFileError as error:
+        flash(error.message, "error")
+        return redirect(url_for("admin.import_siecle"), 303)
+    try:
+        plan = imports_siecle.apply_siecle(parsed, _framework_choices(), current_user)
+    except imports_siecle.LevelChoiceMissing as error:
+        db.session.rollback()
+        return _page(
+            "admin/import_siecle_preview.html", 422,
+            plan=error.plan, token=token, kind="siecle", error=error.message,
+            form=DeparturesForm(),
+        )  # fmt: skip
+    db.session.commit()
+    imports.drop_upload(_import_dir(), token)
+    return _page("admin/import_siecle_report.html", plan=plan, kind="siecle", form=DeparturesForm())
+
+
+@bp.post("/administration/import/departs")
+@admin_required
+def import_departures() -> Response:
+    """Deactivate, in one confirmed action, the pupils a SIECLE import listed as gone."""
+    form = DeparturesForm()
+    ids = [int(v) for v in request.form.getlist("learner_ids") if v.isdigit()][:10000]
+    learners = imports_siecle.departures_by_id(ids)
+    if form.validate_on_submit() and learners:
+        count = imports_siecle.deactivate_departed(current_user, learners)
+        db.session.commit()
+        flash(f"{count} compte{'s' if count > 1 else ''} d'élève{'s' if count > 1 else ''} "
+              f"désactivé{'s' if count > 1 else ''}.", "success")  # fmt: skip
+        return redirect(url_for("admin.accounts_list", role="learner", etat="inactive"), 303)
+    departures = [imports_siecle.Departure(learner, "") for learner in learners]
+    return _page(
+        "admin/import_departures.html", 422, form=form, departures=departures, checked=set(ids)
+    )
+
+
+@bp.route("/administration/import/sts", methods=["GET", "POST"])
+@admin_required
+def import_sts() -> Response:
+    form = StsImportForm()
+    status = 200
+    if form.validate_on_submit():
+        data = _read_xml_upload(form)
+        try:
+            parsed = imports_sts.read_sts(data)
+        except imports.ImportFileError as error:
+            form.file.errors = [error.message]
+            status = 422
+        else:
+            plan = imports_sts.plan_sts(parsed)
+            token = imports.stash_upload(_import_dir(), data, kind="sts", user_id=current_user.id)
+            return _page("admin/import_preview.html", plan=plan, token=token, kind="sts")
+    elif form.is_submitted():
+        status = 422
+    return _page("admin/import_sts.html", status, form=form)
+
+
+@bp.post("/administration/import/sts/<token>")
+@admin_required
+def import_sts_confirm(token: str) -> Response:
+    access.ensure(ConfirmForm().validate_on_submit(), hide=False)
+    try:
+        data, _info = imports.load_upload(_import_dir(), token, kind="sts", user_id=current_user.id)
+        parsed = imports_sts.read_sts(data)
+    except imports.ImportFileError as error:
+        flash(error.message, "error")
+        return redirect(url_for("admin.import_sts"), 303)
+    plan = imports_sts.apply_sts(parsed, current_user)
+    db.session.commit()
+    imports.drop_upload(_import_dir(), token)
+    return _page("admin/import_report.html", plan=plan, kind="sts")
 
 
 # --- audit log ---------------------------------------------------------------------------------
