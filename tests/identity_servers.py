@@ -32,7 +32,7 @@ from werkzeug.wrappers import Request, Response
 
 OIDC_DIR = Path(__file__).parent / "oidc"
 CLIENT_ID = "passerelle"
-CLIENT_SECRET = "secret-de-test-passerelle-0123456789"  # noqa: S105
+CLIENT_SECRET = "secret-de-test-passerelle-0123456789"
 
 # The provider's accounts: login → claims. Passerelle accounts are matched on `ine`/`ent_id`
 # (national id) or a verified `email`.
@@ -106,8 +106,8 @@ def _node() -> str:
     return node
 
 
-@pytest.fixture(scope="session")
-def oidc_server() -> Iterator[OidcServer]:
+@pytest.fixture(scope="session", name="oidc_server")
+def oidc_server_fixture() -> Iterator[OidcServer]:
     env = os.environ | {
         "OIDC_ACCOUNTS": json.dumps(PEOPLE),
         "OIDC_CLIENTS": json.dumps(
@@ -202,7 +202,7 @@ class CasServer:
         if issued is None or issued[0] != service:
             code = "INVALID_TICKET" if issued is None else "INVALID_SERVICE"
             body = (
-                f"<cas:serviceResponse {ns}><cas:authenticationFailure code=\"{code}\">"
+                f'<cas:serviceResponse {ns}><cas:authenticationFailure code="{code}">'
                 f"Ticket {escape(ticket)} not recognized</cas:authenticationFailure>"
                 "</cas:serviceResponse>"
             )
@@ -210,9 +210,13 @@ class CasServer:
             user = issued[1]
             attributes = ""
             if with_attributes:
-                attributes = "<cas:attributes>" + "".join(
-                    f"<cas:{k}>{escape(v)}</cas:{k}>" for k, v in CAS_PEOPLE[user].items()
-                ) + "</cas:attributes>"
+                attributes = (
+                    "<cas:attributes>"
+                    + "".join(
+                        f"<cas:{k}>{escape(v)}</cas:{k}>" for k, v in CAS_PEOPLE[user].items()
+                    )
+                    + "</cas:attributes>"
+                )
             body = (
                 f"<cas:serviceResponse {ns}><cas:authenticationSuccess>"
                 f"<cas:user>{escape(user)}</cas:user>{attributes}"
@@ -227,7 +231,11 @@ class CasServer:
         ).get("service", "")
         response = requests.post(
             login_url,
-            data={"username": username, "password": "x", "service": requests.utils.unquote(service)},
+            data={
+                "username": username,
+                "password": "x",
+                "service": requests.utils.unquote(service),
+            },
             allow_redirects=False,
             timeout=5,
         )
@@ -235,8 +243,8 @@ class CasServer:
         return str(response.headers["Location"])
 
 
-@pytest.fixture(scope="session")
-def cas_server() -> Iterator[CasServer]:
+@pytest.fixture(scope="session", name="cas_server")
+def cas_server_fixture() -> Iterator[CasServer]:
     server = CasServer()
     server.thread.start()
     try:

@@ -106,13 +106,17 @@ def _check(data: ProviderInput, existing: IdentityProvider | None) -> None:
     if data.protocol not in {p.value for p in IdentityProtocol}:
         raise FieldError("protocol", "Choisissez OpenID Connect ou CAS.")
     if not data.label.strip():
-        raise FieldError("label", "Saisissez le texte du bouton, par exemple « Se connecter avec l'ENT ».")
+        raise FieldError(
+            "label", "Saisissez le texte du bouton, par exemple « Se connecter avec l'ENT »."
+        )
     url = urlsplit(data.server_url.strip())
     local = url.hostname in {"localhost", "127.0.0.1", "::1"}
-    if url.scheme not in {"https", "http"} or not url.hostname or (url.scheme == "http" and not local):
-        raise FieldError(
-            "server_url", "Saisissez une adresse complète commençant par https://."
-        )
+    if (
+        url.scheme not in {"https", "http"}
+        or not url.hostname
+        or (url.scheme == "http" and not local)
+    ):
+        raise FieldError("server_url", "Saisissez une adresse complète commençant par https://.")
     if url.query or url.fragment:
         raise FieldError("server_url", "L'adresse ne doit contenir ni « ? » ni « # ».")
     if data.protocol == IdentityProtocol.OIDC:
@@ -126,7 +130,8 @@ def _check(data: ProviderInput, existing: IdentityProvider | None) -> None:
     if not data.email_claim.strip() and not data.national_id_claim.strip():
         raise FieldError(
             "email_claim",
-            "Indiquez au moins une donnée pour reconnaître les comptes : e-mail ou identifiant national.",
+            "Indiquez au moins une donnée pour reconnaître les comptes : e-mail ou "
+            "identifiant national.",
         )
 
 
@@ -150,8 +155,14 @@ def create_provider(actor: User, data: ProviderInput) -> IdentityProvider:
     _apply(provider, data)
     db.session.add(provider)
     db.session.flush()
-    audit.record(actor, "identity_provider.created", "identity_provider", provider.id,
-                 label=provider.label, protocol=provider.protocol)
+    audit.record(
+        actor,
+        "identity_provider.created",
+        "identity_provider",
+        provider.id,
+        label=provider.label,
+        protocol=provider.protocol,
+    )
     return provider
 
 
@@ -160,17 +171,28 @@ def update_provider(actor: User, provider: IdentityProvider, data: ProviderInput
     _check(data, provider)
     _apply(provider, data)
     db.session.flush()
-    audit.record(actor, "identity_provider.updated", "identity_provider", provider.id,
-                 label=provider.label, enabled=provider.enabled,
-                 secret_changed=bool(data.client_secret))
+    audit.record(
+        actor,
+        "identity_provider.updated",
+        "identity_provider",
+        provider.id,
+        label=provider.label,
+        enabled=provider.enabled,
+        secret_changed=bool(data.client_secret),
+    )
 
 
 def link_count(provider: IdentityProvider) -> int:
     from sqlalchemy import func
 
-    return db.session.scalar(
-        select(func.count()).select_from(IdentityLink).where(IdentityLink.provider_id == provider.id)
-    ) or 0
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(IdentityLink)
+            .where(IdentityLink.provider_id == provider.id)
+        )
+        or 0
+    )
 
 
 # --- linking -----------------------------------------------------------------------------------
@@ -257,8 +279,9 @@ def resolve(provider: IdentityProvider, identity: Identity) -> User:
             last_used_at=utcnow(),
         )
     )
-    audit.record(user, "identity.linked", "user", user.id, provider=provider.label,
-                 matched_by=matched_by)
+    audit.record(
+        user, "identity.linked", "user", user.id, provider=provider.label, matched_by=matched_by
+    )
     return user
 
 

@@ -35,7 +35,7 @@ CLOCK_SKEW = 120
 SCOPE = "openid email profile"
 
 
-class _Client(OAuth2Mixin, OpenIDMixin, BaseApp):  # type: ignore[misc]
+class _Client(OAuth2Mixin, OpenIDMixin, BaseApp):
     client_cls = OAuth2Session
 
 

@@ -15,13 +15,13 @@ from flask.testing import FlaskClient
 from app.extensions import db as _db
 from app.models import IdentityLink, IdentityProvider
 from tests.factories import PASSWORD
-from tests.identity_servers import (  # noqa: F401  (fixtures)
+from tests.identity_servers import (  # noqa: F401
     CLIENT_ID,
     CLIENT_SECRET,
     CasServer,
     OidcServer,
-    cas_server,
-    oidc_server,
+    cas_server_fixture,
+    oidc_server_fixture,
 )
 
 
@@ -96,7 +96,11 @@ def test_teacher_signs_in_by_national_id_then_by_the_stored_link(
     assert response.status_code == 302
     assert teacher.first_name in _signed_in_home(client)
     link = _db.session.query(IdentityLink).filter_by(provider_id=provider.id).one()
-    assert (link.subject, link.user_id, link.matched_by) == ("prof.martin", teacher.id, "national_id")
+    assert (link.subject, link.user_id, link.matched_by) == (
+        "prof.martin",
+        teacher.id,
+        "national_id",
+    )
     assert teacher.last_login_at is not None
 
     # The stored link is what counts from now on, even if the id changes at the school.
@@ -137,7 +141,9 @@ def test_learner_matches_on_the_ine_of_the_import(
     provider = _oidc(f, op.issuer, national_id_claim="ine")
     response = _back(client, op.sign_in(_start(client, provider), "eleve.ines"))
     assert response.status_code == 302
-    assert _db.session.query(IdentityLink).filter_by(user_id=learner.id).one().subject == "eleve.ines"
+    assert (
+        _db.session.query(IdentityLink).filter_by(user_id=learner.id).one().subject == "eleve.ines"
+    )
 
 
 def test_tutor_and_deactivated_account_are_refused(
@@ -191,7 +197,9 @@ def test_bad_id_tokens_are_refused(client: FlaskClient, f: Any, op: OidcServer, 
     op.set_mode(mode)
     response = _back(client, callback)
     assert response.status_code == 400
-    assert "jeton d&#39;identité reçu n&#39;a pas pu être vérifié" in response.get_data(as_text=True)
+    assert "jeton d&#39;identité reçu n&#39;a pas pu être vérifié" in response.get_data(
+        as_text=True
+    )
     assert client.get("/compte/mot-de-passe").status_code == 302
     assert _db.session.query(IdentityLink).count() == 0
 
@@ -229,7 +237,9 @@ def test_cas3_sign_in_with_attributes(client: FlaskClient, f: Any, cas_server: C
     assert "ticket de connexion a expiré ou a déjà servi" in response.get_data(as_text=True)
 
 
-def test_cas_bad_ticket_and_unknown_user(client: FlaskClient, f: Any, cas_server: CasServer) -> None:
+def test_cas_bad_ticket_and_unknown_user(
+    client: FlaskClient, f: Any, cas_server: CasServer
+) -> None:
     provider = _cas(f, cas_server.url)
     _start(client, provider)
     response = client.get(f"/connexion/ent/{provider.id}/retour?ticket=ST-invente")
@@ -249,7 +259,13 @@ def test_cas2_matches_the_subject_link_only(
     response = _back(client, cas_server.sign_in(_start(client, provider), "cas.eleve"))
     assert response.status_code == 403
     # …and once the link exists (e.g. made through CAS 3), the subject alone signs in.
-    f._add(IdentityLink(provider_id=provider.id, subject="cas.eleve", user_id=learner.id,
-                        matched_by="national_id"))
+    f._add(
+        IdentityLink(
+            provider_id=provider.id,
+            subject="cas.eleve",
+            user_id=learner.id,
+            matched_by="national_id",
+        )
+    )
     response = _back(client, cas_server.sign_in(_start(client, provider), "cas.eleve"))
     assert response.status_code == 302

@@ -36,8 +36,9 @@ class ProviderForm(FrenchForm):
         choices=[("3", "CAS 3 (avec attributs)"), ("2", "CAS 2")],
         default="3",
     )
-    email_claim = StringField("Donnée portant l'adresse e-mail", default="email",
-                              validators=[Length(max=80)])
+    email_claim = StringField(
+        "Donnée portant l'adresse e-mail", default="email", validators=[Length(max=80)]
+    )
     national_id_claim = StringField(
         "Donnée portant l'identifiant national (INE, identifiant STS)", validators=[Length(max=80)]
     )

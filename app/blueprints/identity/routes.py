@@ -136,7 +136,7 @@ def _input(form: ProviderForm) -> identity.ProviderInput:
 
 def _field_error(form: ProviderForm, error: FieldError) -> None:
     target = getattr(form, error.field, None) or form.label
-    target.errors = [*target.errors, error.message]  # type: ignore[union-attr]
+    target.errors = [*target.errors, error.message]
 
 
 @bp.get("/administration/identite")
