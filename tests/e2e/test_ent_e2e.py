@@ -9,8 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from app.models import IdentityLink, IdentityProvider
-from tests.identity_servers import CLIENT_ID, CLIENT_SECRET, OidcServer
-from tests.identity_servers import oidc_server_fixture  # noqa: F401
+from tests.identity_servers import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    OidcServer,
+    oidc_server_fixture,  # noqa: F401
+)
 
 SHOTS = os.environ.get("ENT_SCREENSHOTS")
 
