@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
@@ -106,8 +107,9 @@ def _node() -> str:
     return node
 
 
-@pytest.fixture(scope="session", name="oidc_server")
-def oidc_server_fixture() -> Iterator[OidcServer]:
+@contextmanager
+def running_oidc_server() -> Iterator[OidcServer]:
+    """oidc-provider in a node subprocess on a free port, stopped on exit."""
     env = os.environ | {
         "OIDC_ACCOUNTS": json.dumps(PEOPLE),
         "OIDC_CLIENTS": json.dumps(
@@ -134,12 +136,17 @@ def oidc_server_fixture() -> Iterator[OidcServer]:
     if not issuer:
         process.kill()
         raise RuntimeError("oidc-provider did not start")
-    server = OidcServer(issuer=issuer, process=process)
     try:
-        yield server
+        yield OidcServer(issuer=issuer, process=process)
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session", name="oidc_server")
+def oidc_server_fixture() -> Iterator[OidcServer]:
+    with running_oidc_server() as server:
+        yield server
 
 
 # --- CAS ---------------------------------------------------------------------------------------

@@ -269,3 +269,15 @@ def test_cas2_matches_the_subject_link_only(
     )
     response = _back(client, cas_server.sign_in(_start(client, provider), "cas.eleve"))
     assert response.status_code == 302
+
+
+def test_the_page_asked_before_signing_in_is_kept(
+    client: FlaskClient, f: Any, cas_server: CasServer
+) -> None:
+    f.teacher(email="claire.martin@ent.example.fr")
+    provider = _cas(f, cas_server.url)
+    page = client.get("/connexion?next=/compte/mot-de-passe").get_data(as_text=True)
+    assert f"/connexion/ent/{provider.id}?next=/compte/mot-de-passe" in page
+    login = client.get(f"/connexion/ent/{provider.id}?next=/compte/mot-de-passe")
+    response = _back(client, cas_server.sign_in(login.headers["Location"], "cas.prof"))
+    assert response.headers["Location"] == "/compte/mot-de-passe"

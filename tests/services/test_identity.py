@@ -87,3 +87,21 @@ def test_tutors_anonymised_and_deactivated_accounts_are_refused(f: Any) -> None:
     teacher.is_active_account = False
     with pytest.raises(identity.AccountRefused):  # even through the stored link
         identity.resolve(provider, Identity("d"))
+
+
+def test_erasing_a_learner_removes_their_ent_link(f: Any) -> None:
+    from app.services import gdpr
+    from tests.services.test_gdpr import fill
+
+    w = f.world()
+    provider = _provider(f)
+    theirs = fill(f, w.classmate_portfolio, "Quillevere", completed=True)  # → anonymised
+    mine = w.portfolio.learner  # nothing completed → deleted
+    for n, learner in enumerate((theirs.learner, mine)):
+        learner.external_id = f"ine:ERASE{n}"
+        identity.resolve(provider, Identity(f"s{n}", national_id=f"ERASE{n}"))
+    assert _db.session.query(IdentityLink).count() == 2
+    assert gdpr.erase_learner(w.admin, theirs.learner).mode == "anonymised"
+    assert gdpr.erase_learner(w.admin, mine).mode == "deleted"
+    _db.session.flush()
+    assert _db.session.query(IdentityLink).count() == 0

@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 
 from app import access
 from app.blueprints.admin.routes import admin_required
-from app.blueprints.auth.routes import role_home_url
+from app.blueprints.auth.routes import _safe_next, role_home_url
 from app.blueprints.identity.forms import ProviderForm
 from app.errors import DomainError
 from app.extensions import db
@@ -32,6 +32,7 @@ from app.services.periods import FieldError
 bp = Blueprint("identity", __name__)
 
 PENDING_KEY = "identity_pending"
+NEXT_KEY = "identity_next"
 
 
 def _page(template: str, status: int = 200, **context: Any) -> Response:
@@ -41,6 +42,11 @@ def _page(template: str, status: int = 200, **context: Any) -> Response:
 
 
 def _callback_url(provider: IdentityProvider) -> str:
+    """The redirect URI / CAS service declared at the ENT: it must be the same at every step,
+    so behind a reverse proxy it is built on PUBLIC_URL (the proxy may speak http to us)."""
+    base = current_app.config.get("PUBLIC_URL")
+    if base:
+        return base.rstrip("/") + url_for("identity.callback", provider_id=provider.id)
     return url_for("identity.callback", provider_id=provider.id, _external=True)
 
 
@@ -60,6 +66,7 @@ def start(provider_id: int) -> Response:
         provider = identity.get_enabled(provider_id)
     except DomainError as error:
         return _to_login(error)
+    session[NEXT_KEY] = _safe_next(request.args.get("next"))
     if provider.protocol == IdentityProtocol.CAS:
         session[PENDING_KEY] = {"provider_id": provider.id}
         return redirect(identity_cas.login_url(provider, _callback_url(provider)))
@@ -91,6 +98,7 @@ def _verified_identity(provider: IdentityProvider, pending: dict[str, Any] | Non
 @bp.get("/connexion/ent/<int:provider_id>/retour")
 def callback(provider_id: int) -> Response:
     pending = session.pop(PENDING_KEY, None)  # single use, whatever happens next
+    next_url = session.pop(NEXT_KEY, None)
     ip = request.remote_addr or "unknown"
     config = current_app.config
     try:
@@ -114,7 +122,7 @@ def callback(provider_id: int) -> Response:
     identity.signed_in(user)
     db.session.commit()
     login_user(user)
-    return redirect(role_home_url())
+    return redirect(_safe_next(next_url) or role_home_url())
 
 
 # --- administration ----------------------------------------------------------------------------
