@@ -49,6 +49,12 @@ def test_admin_configures_the_ent_then_a_teacher_signs_in_through_it(
     assert callback.startswith(f"{live_server.url}/connexion/ent/")
     assert CLIENT_SECRET not in page.content()
     _shot(page, "admin-provider-1280")
+    if SHOTS:
+        page.set_viewport_size({"width": 360, "height": 740})
+        page.goto(f"{live_server.url}/administration/identite")
+        _shot(page, "admin-providers-360")
+        page.goto(f"{live_server.url}/connexion/ent/1/retour?state=x")
+        _shot(page, "refused-360")
 
     context = browser.new_context(locale="fr-FR", viewport={"width": 360, "height": 740})
     teacher = context.new_page()
