@@ -169,6 +169,8 @@ class CasServer:
     def __init__(self) -> None:
         self.tickets: dict[str, tuple[str, str]] = {}  # ticket → (service, user)
         self.validations = 0
+        # When set, every validation answers this body instead (a broken or hostile server).
+        self.override: bytes | None = None
         self._lock = threading.Lock()
         self.server = make_server("127.0.0.1", 0, self._app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}/cas"
@@ -205,6 +207,8 @@ class CasServer:
         with self._lock:
             self.validations += 1
             issued = self.tickets.pop(ticket, None)  # single use, even when it fails
+        if self.override is not None:
+            return Response(self.override, 200, mimetype="application/xml")
         ns = 'xmlns:cas="http://www.yale.edu/tp/cas"'
         if issued is None or issued[0] != service:
             code = "INVALID_TICKET" if issued is None else "INVALID_SERVICE"

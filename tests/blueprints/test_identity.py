@@ -281,3 +281,29 @@ def test_the_page_asked_before_signing_in_is_kept(
     login = client.get(f"/connexion/ent/{provider.id}?next=/compte/mot-de-passe")
     response = _back(client, cas_server.sign_in(login.headers["Location"], "cas.prof"))
     assert response.headers["Location"] == "/compte/mot-de-passe"
+
+
+BOMB = (
+    b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+    b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">'
+    b'<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>'
+    b'<cas:serviceResponse xmlns:cas="http://www.yale.edu/tp/cas"><cas:authenticationSuccess>'
+    b"<cas:user>&lol3;</cas:user></cas:authenticationSuccess></cas:serviceResponse>"
+)
+
+
+@pytest.mark.parametrize("body", [BOMB, b"<html>erreur</html>", b"pas du XML"])
+def test_a_hostile_or_broken_cas_answer_gives_a_french_message(
+    client: FlaskClient, f: Any, cas_server: CasServer, body: bytes
+) -> None:
+    provider = _cas(f, cas_server.url)
+    callback = cas_server.sign_in(_start(client, provider), "cas.prof")
+    cas_server.override = body
+    try:
+        response = _back(client, callback)
+    finally:
+        cas_server.override = None
+    assert response.status_code == 303
+    page = client.get("/connexion").get_data(as_text=True)
+    assert "ne répond pas pour le moment" in page
+    assert client.get("/compte/mot-de-passe").status_code == 302
