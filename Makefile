@@ -31,7 +31,15 @@ demo: migrate
 	$(BIN)/flask demo load --reset
 	$(BIN)/flask demo logins
 
-test: install
+# The OpenID Provider the identity tests start (npm oidc-provider, tests/oidc/): installed again
+# only when its lock file changes.
+OIDC_STAMP := tests/oidc/node_modules/.installed-$(shell cat tests/oidc/package-lock.json | md5sum | cut -c1-8)
+
+$(OIDC_STAMP): tests/oidc/package-lock.json
+	npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
+	touch $(OIDC_STAMP)
+
+test: install $(OIDC_STAMP)
 	$(BIN)/pytest
 
 lint: install

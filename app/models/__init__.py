@@ -24,6 +24,7 @@ from app.models.framework import (
     Task,
     task_competencies,
 )
+from app.models.identity import IdentityLink, IdentityProtocol, IdentityProvider
 from app.models.period import LiaisonSheet, PedagogicalAnnex, Period, Portfolio
 from app.models.school import ClassGroup, Level, School
 from app.models.sheet import (
@@ -66,6 +67,9 @@ __all__ = [
     "Competency",
     "Criterion",
     "Framework",
+    "IdentityLink",
+    "IdentityProtocol",
+    "IdentityProvider",
     "InterimReview",
     "InterimReviewPosition",
     "Invitation",

@@ -47,6 +47,8 @@ from app.models import (
     ClassGroup,
     Competency,
     Criterion,
+    IdentityLink,
+    IdentityProvider,
     InterimReview,
     InterimReviewPosition,
     Invitation,
@@ -208,6 +210,16 @@ PERSONAL_DATA: dict[Any, PersonalData] = {
     ),
     teacher_levels: PersonalData(
         columns=("teacher_id",), export="", erase="kept", note="staff assignments",
+    ),
+    IdentityLink: PersonalData(
+        columns=("user_id", "subject"),
+        export="",
+        erase="deleted (anonymisation) or with the account (cascade)",
+        note="the ENT's identifier of the account, used only to sign in",
+    ),
+    IdentityProvider: PersonalData(
+        columns=("label", "server_url", "email_claim"), export="", erase="kept",
+        note="the school's ENT settings, nothing about a person",
     ),
 }  # fmt: skip
 
@@ -840,6 +852,9 @@ def _anonymise(learner: Learner) -> None:
         )
         .values(revoked_at=now)
         .execution_options(**sync)
+    )
+    db.session.execute(
+        delete(IdentityLink).where(IdentityLink.user_id == lid).execution_options(**sync)
     )
     db.session.flush()
     # Bulk statements bypassed the identity map: reload what the session may hold.

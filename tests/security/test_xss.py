@@ -75,6 +75,7 @@ TECHNICAL_COLUMNS = {
     "tutor_kind": "enum",
     "author_role": "enum (check constraint)",
     "outcome": "enum (check constraint)",
+    "protocol": "enum (check constraint): oidc or cas",
     "password_hash": "argon2 hash",
     "token_hash": "sha256 of an invitation token",
     "payload_hash": "sha256 of a sync payload",

@@ -89,6 +89,9 @@ ACTION_LABELS = {
     "class.updated": "Classe modifiée",
     "invitation.issued": "Lien d'invitation envoyé",
     "invitation.accepted": "Invitation acceptée",
+    "identity_provider.created": "Fournisseur d'identité (ENT) ajouté",
+    "identity_provider.updated": "Fournisseur d'identité (ENT) modifié",
+    "identity.linked": "Compte relié à l'ENT",
     "tutor.created": "Tuteur créé",
     "portfolio.tutor_assigned": "Tuteur affecté",
     "period.created": "Période créée",
@@ -112,6 +115,7 @@ OBJECT_LABELS = {
     "level": "Niveau",
     "class": "Classe",
     "import": "Import",
+    "identity_provider": "Fournisseur d'identité",
     "annex": "Annexe pédagogique",
     "interim_review": "Bilan intermédiaire",
 }

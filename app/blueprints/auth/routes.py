@@ -12,6 +12,7 @@ from app import access
 from app.blueprints.auth.forms import LoginForm, PasswordChangeForm
 from app.extensions import db
 from app.services import auth as auth_service
+from app.services import identity as identity_service
 
 bp = Blueprint("auth", __name__)
 
@@ -65,7 +66,9 @@ def login() -> Response | str:
         status = 422
     elif form.is_submitted():
         status = 422
-    return render_template("auth/login.html", form=form), status  # type: ignore[return-value]
+    return render_template(  # type: ignore[return-value]
+        "auth/login.html", form=form, identity_providers=identity_service.enabled_providers()
+    ), status
 
 
 @bp.post("/deconnexion")
