@@ -162,7 +162,8 @@ def test_tutor_records_the_attendance_of_their_mentee_and_the_pdf_shows_it(
     )
     assert response.status_code == 303
     page = _text(client.get(url))
-    assert "<strong>2 semaines et 4 jours</strong> effectués" in page and "signée par Jean Martin" in page
+    assert "<strong>2 semaines et 4 jours</strong> effectués" in page
+    assert "signée par Jean Martin" in page
     attestation = f.s.query(Attestation).filter_by(portfolio_id=w.portfolio.id).one()
     assert attestation.signed_by_id == w.tutor.id
     pdf = client.get(f"{url}.pdf")

@@ -343,3 +343,41 @@ def test_attestation_pdf_shows_dates_weeks_days_activities_company_and_signature
     # The classmate has no attestation yet: their page is a blank form to fill.
     assert w.classmate.full_name in text and "à compléter par l'entreprise" in text
     assert pdf_pages(pdf) == 2
+
+
+# --- personal data (GDPR) ---------------------------------------------------------------------
+
+
+def test_export_holds_the_convention_and_its_scan_and_erasure_removes_them(
+    app: Flask, f: Any
+) -> None:
+    import json
+    import zipfile
+
+    from app.extensions import db
+    from app.services import gdpr
+
+    w = f.world()
+    convention = conventions.ensure_convention(w.portfolio)
+    conventions.update_details(
+        w.teacher, convention, conventions.DetailsInput(guardian_name="Paul Garay"), minor=True
+    )
+    conventions.attach_scan(
+        w.teacher, convention, io.BytesIO(PDF), "convention signée.pdf", conventions.today()
+    )
+    f.s.add(Attestation(portfolio_id=w.portfolio.id, days_done=12, absence_reason="Malade"))
+    db.session.commit()  # a savepoint release in tests: the scan is now on disk for good
+    path = conventions.scan_path(convention)
+    assert path is not None and path.is_file()
+    archive = zipfile.ZipFile(io.BytesIO(gdpr.build_export(w.learner).read()))
+    data = json.loads(archive.read("data.json"))
+    mine = next(p for p in data["portfolios"] if p["id"] == w.portfolio.id)
+    assert mine["convention"]["guardian_name"] == "Paul Garay"
+    assert mine["convention"]["state"] == "signed_by_head"
+    assert archive.read(mine["convention"]["scan"]) == PDF
+    assert mine["attestation"]["absence_reason"] == "Malade"
+    portfolio_id = w.portfolio.id
+    gdpr.erase_learner(w.admin, w.learner)
+    db.session.commit()
+    assert not path.exists()
+    assert f.s.query(Convention).filter_by(portfolio_id=portfolio_id).count() == 0
