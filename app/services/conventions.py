@@ -31,13 +31,13 @@ from app.services.periods import FieldError
 class Step:
     state: ConventionState
     prefix: str  # column prefix: company_signed_on, company_recorded_by_id…
-    signer: str  # "Signature de …"
+    signer: str  # "(la signature) de l'entreprise"
 
 
 STEPS = (
-    Step(ConventionState.SIGNED_BY_COMPANY, "company", "l'entreprise"),
-    Step(ConventionState.SIGNED_BY_FAMILY, "family", "l'apprenant ou son représentant légal"),
-    Step(ConventionState.SIGNED_BY_HEAD, "head", "le chef d'établissement"),
+    Step(ConventionState.SIGNED_BY_COMPANY, "company", "de l'entreprise"),
+    Step(ConventionState.SIGNED_BY_FAMILY, "family", "de l'apprenant ou de son représentant légal"),
+    Step(ConventionState.SIGNED_BY_HEAD, "head", "du chef d'établissement"),
 )
 ORDER = [ConventionState.TO_SIGN, *(step.state for step in STEPS)]
 SCAN_TYPES = {attachments.PDF, attachments.JPEG, attachments.PNG, attachments.HEIC}

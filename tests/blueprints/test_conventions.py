@@ -91,7 +91,7 @@ def test_teacher_records_signatures_and_a_wrong_date_comes_back_in_french(
     page = _text(client.get(url))
     assert "Signée par l'entreprise" in page
     assert f"enregistrée par {w.teacher.full_name}" in page
-    assert "Enregistrer la signature de l'apprenant ou son représentant légal" in page
+    assert "Enregistrer la signature de l'apprenant ou de son représentant légal" in page
     # A stale page posting the same step again does not record it twice.
     response = client.post(
         f"{url}/signature", data={"state": "signed_by_company", "signed_on": today}

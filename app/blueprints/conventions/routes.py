@@ -186,7 +186,7 @@ def record_signature(portfolio_id: int) -> Response:
         form.signed_on.errors = [error.message]
     else:
         db.session.commit()
-        flash(f"Signature de {step.signer} enregistrée.", "success")
+        flash(f"Signature {step.signer} enregistrée.", "success")
         return htmx.redirect(url_for("conventions.convention_page", portfolio_id=portfolio_id))
     return _page(_portfolio(portfolio_id), 422, signature=form)
 
@@ -206,7 +206,7 @@ def undo_signature(portfolio_id: int) -> Response:
         flash(error.message, "error")
     else:
         db.session.commit()
-        flash(f"Signature de {step.signer} retirée.", "success")
+        flash(f"Signature {step.signer} retirée.", "success")
     return htmx.redirect(url_for("conventions.convention_page", portfolio_id=portfolio_id))
 
 
