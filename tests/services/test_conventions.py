@@ -301,8 +301,10 @@ def test_convention_pdf_of_a_period_is_one_file_with_each_learner(app: Flask, f:
     assert "Accident" in text and "Annexe financière" in text
     assert pdf_pages(pdf) >= 4  # each learner starts on a new page
     document = docx.Document(io.BytesIO(data))
-    breaks = [p for p in document.paragraphs if p.paragraph_format.page_break_before]
-    assert len(breaks) == 1  # the second learner starts a page
+    breaks = [p.text for p in document.paragraphs if p.paragraph_format.page_break_before]
+    # The second learner starts a page; each learner's annexes too.
+    assert [text == "Annexe pédagogique" for text in breaks] == [True, False, True]
+    assert school_identity().name in breaks[1]
     assert w.classmate.full_name in docx_text(data)
 
 

@@ -366,7 +366,8 @@ def _write_convention(
         paragraph.add_run(f"{heading}. ").bold = True
         paragraph.add_run(text)
 
-    document.add_heading("Annexe pédagogique", level=2)
+    annex = document.add_heading("Annexe pédagogique", level=2)
+    annex.paragraph_format.page_break_before = True  # the annexes start a page, as on paper
     _table(
         document,
         [
@@ -398,6 +399,7 @@ def _table(document: DocxDocument, rows: list[tuple[str, str]]) -> None:
     table.style = "Table Grid"
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
     table.autofit = False
+    table.columns[0].width, table.columns[1].width = Mm(58), Mm(116)  # LibreOffice: the grid
     for row, (label, value) in zip(table.rows, rows, strict=True):
         label_cell, value_cell = row.cells
         label_cell.width, value_cell.width = Mm(58), Mm(116)
