@@ -137,6 +137,7 @@ def load() -> DemoSummary:
         city="Rennes",
         phone="02 99 00 00 00",
         email="ce.0351234a@ac-rennes.fr",
+        head_name="Mme Anne Le Goff",
     )
     db.session.add(school)
     password = hash_password(DEMO_PASSWORD)

@@ -189,7 +189,7 @@ PERSONAL_DATA: dict[Any, PersonalData] = {
     # Not about learners: the school's own data and staff references, listed so the registry
     # test knows they were considered.
     School: PersonalData(
-        columns=("name", "address", "phone", "email"),
+        columns=("name", "address", "phone", "email", "head_name"),
         export="",
         erase="kept",
         note="the school's public contact details",

@@ -197,3 +197,20 @@ def test_learner_view_shows_the_weeks_done_out_of_what_the_diploma_requires(
     assert match and match.group(1) == "3,8 semaines effectuées sur 22"
     mine = _text(login_as(w.learner).get("/mes-portfolios"))
     assert "3,8 semaines effectuées sur 22" in mine
+
+
+def test_the_head_of_school_set_by_the_admin_signs_the_conventions(f: Any, login_as: Any) -> None:
+    w = f.world()
+    response = login_as(w.admin).post(
+        "/administration/etablissement",
+        data={"name": w.school.name, "head_name": "  Mme Anne   Le Goff "},
+    )
+    assert response.status_code in (302, 303)
+    data = login_as(w.teacher).get(f"/portfolios/{w.portfolio.id}/convention.docx").data
+    text = "\n".join(
+        cell.text
+        for table in docx.Document(io.BytesIO(data)).tables
+        for row in table.rows
+        for cell in row.cells
+    )
+    assert "Mme Anne Le Goff, chef d'établissement" in text

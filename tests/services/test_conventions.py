@@ -258,6 +258,7 @@ def _signed_convention(f: Any, w: Any) -> Convention:
 
 def test_convention_docx_reads_back_with_the_learner_s_data(app: Flask, f: Any) -> None:
     w = f.world()
+    w.school.head_name = "Mme Anne Le Goff"
     _fill_liaison(w)
     _signed_convention(f, w)
     with app.test_request_context():
@@ -278,6 +279,7 @@ def test_convention_docx_reads_back_with_the_learner_s_data(app: Flask, f: Any) 
         "MAAF Pro",
         "Le 20/05/2026",  # the company's signature date
         "Signée par l'entreprise",
+        "Mme Anne Le Goff, chef d'établissement",  # the school's party
     ):
         assert expected in text, expected
     assert "représentant légal (élève mineur)" not in text  # born 2007: an adult

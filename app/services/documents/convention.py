@@ -37,6 +37,7 @@ DOCX_MIMETYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.
 ACCENT = RGBColor(0x1F, 0x4E, 0x79)
 TITLE = "Convention relative à la formation en milieu professionnel"
 TO_FILL = "à compléter"
+HEAD = "Le chef d'établissement"
 
 # The general provisions of the national model, condensed (Titre I of the convention type).
 ARTICLES: tuple[tuple[str, str], ...] = (
@@ -212,7 +213,7 @@ def _doc(portfolio: Portfolio, convention: Convention, diplomas: dict[int, str])
         ("Courriel", convention.guardian_email),
     ]
     signatures = [
-        Signature("Le chef d'établissement", "", convention.head_signed_on),
+        Signature(HEAD, "", convention.head_signed_on),  # named from the school, see head()
         Signature(
             "Pour l'entreprise, le représentant",
             convention.company_representative,
@@ -266,6 +267,11 @@ def _doc(portfolio: Portfolio, convention: Convention, diplomas: dict[int, str])
 
 def _clean(rows: Sequence[tuple[str, str | None]]) -> list[tuple[str, str]]:
     return [(label, (value or "").strip()) for label, value in rows]
+
+
+def head(school: SchoolIdentity) -> str:
+    """ "Mme Anne Le Goff, chef d'établissement", or the bare title when no name is set."""
+    return f"{school.head_name}, chef d'établissement" if school.head_name else HEAD
 
 
 def learner_rows(doc: ConventionDoc) -> list[tuple[str, str]]:
@@ -326,12 +332,12 @@ def _base_document(school: SchoolIdentity) -> DocxDocument:
 def _write_convention(
     document: DocxDocument, doc: ConventionDoc, school: SchoolIdentity, *, new_page: bool
 ) -> None:
-    head = document.add_paragraph()
-    head.paragraph_format.page_break_before = new_page
+    top = document.add_paragraph()
+    top.paragraph_format.page_break_before = new_page
     if school.logo is not None:
-        head.add_run().add_picture(str(school.logo), height=Mm(14))
-        head.add_run("  ")
-    name = head.add_run(school.name)
+        top.add_run().add_picture(str(school.logo), height=Mm(14))
+        top.add_run("  ")
+    name = top.add_run(school.name)
     name.bold = True
     name.font.size = Pt(12)
     title = document.add_heading(TITLE, level=1)
@@ -349,7 +355,7 @@ def _write_convention(
             ("Adresse", " – ".join(school.address_lines)),
             ("UAI", school.uai),
             ("Contact", school.contact),
-            ("Représenté par", "Le chef d'établissement"),
+            ("Représenté par", head(school)),
         ],
     )
     document.add_heading("Et l'entreprise ou l'organisme d'accueil", level=3)
@@ -391,7 +397,7 @@ def _write_convention(
 
     document.add_heading("Signatures", level=2)
     document.add_paragraph(f"État de la convention : {doc.state_label}.")
-    _signatures(document, doc.signatures)
+    _signatures(document, doc.signatures, school)
 
 
 def _table(document: DocxDocument, rows: list[tuple[str, str]]) -> None:
@@ -421,14 +427,17 @@ def _text(document: DocxDocument, text: str) -> None:
         document.add_paragraph(line.lstrip("-•* "), style="List Bullet")
 
 
-def _signatures(document: DocxDocument, signatures: list[Signature]) -> None:
+def _signatures(
+    document: DocxDocument, signatures: list[Signature], school: SchoolIdentity
+) -> None:
     table = document.add_table(rows=2, cols=len(signatures))
     table.style = "Table Grid"
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
     for cell, signature in zip(table.rows[0].cells, signatures, strict=True):
         cell.paragraphs[0].add_run(signature.label).bold = True
-        if signature.name:
-            cell.add_paragraph(signature.name)
+        name = signature.name or (school.head_name if signature.label == HEAD else "")
+        if name:
+            cell.add_paragraph(name)
         when = timefmt.fr_date(signature.signed_on) if signature.signed_on else "…/…/……"
         cell.add_paragraph(f"Le {when}")
     table.rows[1].height = Mm(24)
@@ -448,4 +457,6 @@ def convention_pdf(docs: list[ConventionDoc], school: SchoolIdentity) -> bytes:
         title=TITLE,
         learner_rows=learner_rows,
         period_text=period_text,
+        head=head(school),
+        head_label=HEAD,
     )
