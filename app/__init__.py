@@ -18,6 +18,7 @@ BLUEPRINTS: list[str] = [
     "events",
     "pwa",
     "documents",
+    "conventions",
     "periods",
     "liaison",
     "admin",
@@ -26,7 +27,6 @@ BLUEPRINTS: list[str] = [
     "sheets",
     "journal",
     "sync",
-    "conventions",
 ]
 
 CSP = (

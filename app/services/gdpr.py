@@ -186,6 +186,22 @@ PERSONAL_DATA: dict[Any, PersonalData] = {
         export="audit[]",
         erase="kept for accountability; the learner's name is replaced in labels and details",
     ),
+    Convention: PersonalData(
+        columns=("company_representative", "company_representative_role", "guardian_name",
+                 "guardian_address", "guardian_phone", "guardian_email", "company_insurer",
+                 "company_policy", "company_signed_on", "company_recorded_by_id",
+                 "family_recorded_by_id",
+                 "head_recorded_by_id", "scan_stored_name", "scan_original_name",
+                 "scan_uploaded_by_id"),
+        export="portfolios[].convention and files/",
+        erase="deleted, scan removed from disk after the commit; or deleted (cascade)",
+    ),
+    Attestation: PersonalData(
+        columns=("absence_reason", "absence_dates", "signer_name", "recorded_by_id",
+                 "signed_by_id"),
+        export="portfolios[].attestation",
+        erase="deleted; or deleted (cascade)",
+    ),
     # Not about learners: the school's own data and staff references, listed so the registry
     # test knows they were considered.
     School: PersonalData(
@@ -210,22 +226,6 @@ PERSONAL_DATA: dict[Any, PersonalData] = {
     ),
     teacher_levels: PersonalData(
         columns=("teacher_id",), export="", erase="kept", note="staff assignments",
-    ),
-    Convention: PersonalData(
-        columns=("company_representative", "company_representative_role", "guardian_name",
-                 "guardian_address", "guardian_phone", "guardian_email", "company_insurer",
-                 "company_policy", "company_signed_on", "company_recorded_by_id",
-                 "family_recorded_by_id",
-                 "head_recorded_by_id", "scan_stored_name", "scan_original_name",
-                 "scan_uploaded_by_id"),
-        export="portfolios[].convention and files/",
-        erase="deleted, scan removed from disk after the commit; or deleted (cascade)",
-    ),
-    Attestation: PersonalData(
-        columns=("absence_reason", "absence_dates", "signer_name", "recorded_by_id",
-                 "signed_by_id"),
-        export="portfolios[].attestation",
-        erase="deleted; or deleted (cascade)",
     ),
 }  # fmt: skip
 
