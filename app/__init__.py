@@ -18,6 +18,7 @@ BLUEPRINTS: list[str] = [
     "events",
     "pwa",
     "documents",
+    "conventions",
     "periods",
     "liaison",
     "admin",

@@ -320,6 +320,36 @@ def can_view_level_synthesis(user: User, level: Level | int) -> bool:
     return is_teacher(user) and can_view_level(user, level)
 
 
+# --- conventions and attestations of PFMP (issue 13 §3) -----------------------------------------
+
+
+def can_view_convention(user: User, portfolio: Portfolio) -> bool:
+    """Read and print: the teachers of the level, the learner (who carries it to the company
+    and the family) and that portfolio's tutor (whose company signs it)."""
+    return can_view_portfolio(user, portfolio)
+
+
+def can_manage_convention(user: User, portfolio: Portfolio) -> bool:
+    """Its details (parties, hours, financial annex), signatures and scan: the teachers."""
+    return can_teach_portfolio(user, portfolio)
+
+
+def can_print_period_conventions(user: User, period: Period) -> bool:
+    return can_view_period(user, period)
+
+
+def can_record_attendance(user: User, portfolio: Portfolio) -> bool:
+    """Days done and absences: a teacher of the level, or the tutor of that learner for that
+    period only (from their own account, often on a phone)."""
+    return can_teach_portfolio(user, portfolio) or (
+        is_tutor(user) and portfolio.tutor_id == user.id
+    )
+
+
+def can_view_attestation(user: User, portfolio: Portfolio) -> bool:
+    return can_view_portfolio(user, portfolio)
+
+
 # --- administration ---------------------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ from app.models.assessment import (
     interim_review_assessments,
 )
 from app.models.audit import AuditLog
+from app.models.convention import Attestation, Convention, ConventionState
 from app.models.framework import (
     DEFAULT_SCALE,
     Activity,
@@ -61,10 +62,13 @@ __all__ = [
     "AssessmentItemChange",
     "AssessmentStatus",
     "Attachment",
+    "Attestation",
     "AuditLog",
     "Block",
     "ClassGroup",
     "Competency",
+    "Convention",
+    "ConventionState",
     "Criterion",
     "Framework",
     "IdentityLink",

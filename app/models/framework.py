@@ -46,6 +46,8 @@ class Framework(db.Model):  # type: ignore[name-defined]
     completeness: Mapped[str] = mapped_column(String(10), default="complete")
     sources: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     notes: Mapped[str] = mapped_column(Text, default="")
+    # Total weeks in a company the diploma requires (Bac Pro: 22), from the framework file.
+    required_placement_weeks: Mapped[int | None] = mapped_column()
 
     blocks: Mapped[list[Block]] = relationship(
         back_populates="framework", order_by="Block.position", cascade="all, delete-orphan"

@@ -29,6 +29,8 @@ class School(db.Model):  # type: ignore[name-defined]
     email: Mapped[str] = mapped_column(String(254), default="")
     logo_file: Mapped[str | None] = mapped_column(String(80))  # stored name under UPLOAD_DIR
     stamp_file: Mapped[str | None] = mapped_column(String(80))
+    # Signs the conventions of PFMP (chef d'établissement).
+    head_name: Mapped[str] = mapped_column(String(160), default="", server_default="")
 
 
 teacher_levels = db.Table(

@@ -396,3 +396,45 @@ def stored_names_of_sheets(sheet_ids: Iterable[int]) -> list[str]:
 def _touched_by(sheet: ActivitySheet, user: User) -> None:
     if user.id == sheet.learner_id:
         sheet.learner_updated_at = utcnow()
+
+
+# --- files of other aggregates (convention scans) -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    stored_name: str
+    original_name: str
+    content_type: str
+    size: int
+
+
+def store_checked_file(
+    stream: IO[bytes], filename: str | None, *, allowed: set[FileType]
+) -> StoredFile:
+    """Store an upload with the same size and content checks as sheet annexes, restricted to
+    the `allowed` types; the file is removed again if the transaction rolls back."""
+    max_bytes = int(current_app.config["MAX_UPLOAD_BYTES"])
+    stored_name, size = _write_stream(stream, max_bytes)
+    path = upload_dir() / stored_name
+    try:
+        if size == 0:
+            raise InvalidInput("Le fichier est vide.")
+        kind = sniff(path)
+        if kind not in allowed:
+            labels = ", ".join(sorted(t.label for t in allowed))
+            raise InvalidInput(
+                f"Ce type de fichier n'est pas accepté ici. Types acceptés : {labels}."
+            )
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    _session_list(db.session(), "attachments_new_files").append(stored_name)
+    return StoredFile(stored_name, clean_filename(filename, kind), kind.content_type, size)
+
+
+def stored_file_path(stored_name: str | None) -> Path | None:
+    """Where a file stored by store_checked_file lives (None for a missing or odd name)."""
+    if not stored_name or not re.fullmatch(r"[0-9a-f]{32}", stored_name):
+        return None
+    return upload_dir() / stored_name

@@ -24,8 +24,11 @@ from app.models import (
     AssessmentItem,
     AssessmentItemChange,
     Attachment,
+    Attestation,
     ClassGroup,
     Competency,
+    Convention,
+    ConventionState,
     Criterion,
     Framework,
     JournalEntry,
@@ -134,6 +137,7 @@ def load() -> DemoSummary:
         city="Rennes",
         phone="02 99 00 00 00",
         email="ce.0351234a@ac-rennes.fr",
+        head_name="Mme Anne Le Goff",
     )
     db.session.add(school)
     password = hash_password(DEMO_PASSWORD)
@@ -270,7 +274,7 @@ def load() -> DemoSummary:
         {learners["BTS"][0].id: master},
         summary,
     )
-    _period(
+    melec1 = _period(
         "PFMP 1 - 1MELEC",
         levels["1"],
         None,
@@ -309,6 +313,7 @@ def load() -> DemoSummary:
             master if index == 0 else None,
         )
         _assessment(portfolio, prof2, master if index == 0 else None, index == 1, summary)
+    _conventions(pfmp1, pfmp2, melec1, prof)
     # A free sheet for the demo pupil.
     db.session.add(
         ActivitySheet(
@@ -622,3 +627,62 @@ def _attachments(sheet: ActivitySheet, upload_dir: Path) -> None:
             original_name="Tableau électrique (Wikipédia)",
         )
     )
+
+
+def _conventions(past: Period, current: Period, future: Period, prof: Teacher) -> None:
+    """Conventions in every state (all signed for the past period, mixed for the current
+    one, mostly missing before the future one starts) and the past period's attestations."""
+    plan = [
+        (past, [ConventionState.SIGNED_BY_HEAD] * len(past.portfolios)),
+        (
+            current,
+            [
+                ConventionState.SIGNED_BY_HEAD,
+                ConventionState.SIGNED_BY_FAMILY,
+                ConventionState.SIGNED_BY_COMPANY,
+                ConventionState.TO_SIGN,
+            ],
+        ),
+        (future, [ConventionState.SIGNED_BY_HEAD, ConventionState.SIGNED_BY_COMPANY]),
+    ]
+    order = list(ConventionState)
+    for period, states in plan:
+        for portfolio, state in zip(period.portfolios, states, strict=False):
+            convention = Convention(
+                portfolio_id=portfolio.id,
+                state=state,
+                company_representative="Jean Martin",
+                company_representative_role="Gérant",
+                daily_schedule="Du lundi au vendredi : 8 h – 12 h et 13 h 30 – 16 h 30",
+                weekly_hours=35,
+                transport="Carte de bus du réseau STAR, prise en charge par la Région.",
+                meals="Repas au restaurant d'entreprise, 3,80 € à la charge de la famille.",
+                lodging="Sans objet (retour au domicile chaque soir).",
+                company_insurer="MAAF Pro",
+                company_policy="RC-2026-118734",
+                school_insurer="MAE (Mutuelle Assurance Élève)",
+            )
+            signed_on = period.start_date - timedelta(days=21)
+            for prefix, step_state in zip(("company", "family", "head"), order[1:], strict=True):
+                if order.index(state) >= order.index(step_state):
+                    setattr(convention, f"{prefix}_signed_on", signed_on)
+                    setattr(convention, f"{prefix}_recorded_by_id", prof.id)
+                    setattr(convention, f"{prefix}_recorded_at", _at(signed_on))
+                    signed_on += timedelta(days=3)
+            db.session.add(convention)
+    for index, portfolio in enumerate(past.portfolios):
+        absent = index == 0
+        db.session.add(
+            Attestation(
+                portfolio_id=portfolio.id,
+                days_done=19 if absent else 20,
+                absence_days=1 if absent else 0,
+                absence_dates=date(2026, 9, 25).isoformat() if absent else "",
+                absence_reason="Rendez-vous médical (justificatif fourni)." if absent else "",
+                recorded_by_id=prof.id,
+                recorded_at=_at(past.end_date),
+                signer_name="Jean Martin, chef d'équipe électricien",
+                signed_by_id=prof.id,
+                signed_at=_at(past.end_date),
+            )
+        )

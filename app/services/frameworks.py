@@ -76,6 +76,7 @@ class DiplomaData:
     family_title: str | None = None
     sources: tuple[dict[str, str], ...] = ()
     notes: str = ""
+    required_placement_weeks: int | None = None
 
 
 @dataclass(frozen=True)
@@ -371,6 +372,7 @@ def _check_diploma(value: Any, check: _Checker) -> DiplomaData | None:
             "completeness",
             "sources",
             "notes",
+            "required_placement_weeks",
         },
     )
     if entry is None:
@@ -409,6 +411,13 @@ def _check_diploma(value: Any, check: _Checker) -> DiplomaData | None:
         check.error(where, "le champ « notes » doit être un texte")
         notes = None
 
+    weeks = entry.get("required_placement_weeks")
+    if weeks is not None and (
+        not isinstance(weeks, int) or isinstance(weeks, bool) or not 1 <= weeks <= 200
+    ):
+        check.error(where, "required_placement_weeks doit être un nombre entier de semaines")
+        weeks = None
+
     if (
         code is None
         or short_title is None
@@ -427,6 +436,7 @@ def _check_diploma(value: Any, check: _Checker) -> DiplomaData | None:
         family_title=family_title,
         sources=tuple(sources),
         notes=(notes or "").strip(),
+        required_placement_weeks=weeks,
     )
 
 
@@ -652,6 +662,7 @@ def import_framework(data: FrameworkData) -> ImportReport:
         completeness=d.completeness,
         sources=[dict(s) for s in d.sources],
         notes=d.notes,
+        required_placement_weeks=d.required_placement_weeks,
     )
     session.flush()  # tasks and criteria carry framework_id themselves: it must exist
     report = ImportReport(

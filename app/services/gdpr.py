@@ -43,9 +43,11 @@ from app.models import (
     AssessmentItemChange,
     AssessmentStatus,
     Attachment,
+    Attestation,
     AuditLog,
     ClassGroup,
     Competency,
+    Convention,
     Criterion,
     IdentityLink,
     IdentityProvider,
@@ -186,10 +188,26 @@ PERSONAL_DATA: dict[Any, PersonalData] = {
         export="audit[]",
         erase="kept for accountability; the learner's name is replaced in labels and details",
     ),
+    Convention: PersonalData(
+        columns=("company_representative", "company_representative_role", "guardian_name",
+                 "guardian_address", "guardian_phone", "guardian_email", "company_insurer",
+                 "company_policy", "company_signed_on", "company_recorded_by_id",
+                 "family_recorded_by_id",
+                 "head_recorded_by_id", "scan_stored_name", "scan_original_name",
+                 "scan_uploaded_by_id"),
+        export="portfolios[].convention and files/",
+        erase="deleted, scan removed from disk after the commit; or deleted (cascade)",
+    ),
+    Attestation: PersonalData(
+        columns=("absence_reason", "absence_dates", "signer_name", "recorded_by_id",
+                 "signed_by_id"),
+        export="portfolios[].attestation",
+        erase="deleted; or deleted (cascade)",
+    ),
     # Not about learners: the school's own data and staff references, listed so the registry
     # test knows they were considered.
     School: PersonalData(
-        columns=("name", "address", "phone", "email"),
+        columns=("name", "address", "phone", "email", "head_name"),
         export="",
         erase="kept",
         note="the school's public contact details",
@@ -484,6 +502,53 @@ def collect_learner_data(learner: Learner) -> tuple[dict[str, Any], list[_Export
             "updated_at": _iso(sheet.updated_at),
         }
 
+    portfolio_ids = [p.id for p in portfolios] or [-1]
+    conventions = {
+        c.portfolio_id: c
+        for c in db.session.scalars(
+            select(Convention).where(Convention.portfolio_id.in_(portfolio_ids))
+        )
+    }
+    attestations = {
+        a.portfolio_id: a
+        for a in db.session.scalars(
+            select(Attestation).where(Attestation.portfolio_id.in_(portfolio_ids))
+        )
+    }
+
+    def convention_data(convention: Convention | None) -> dict[str, Any] | None:
+        if convention is None:
+            return None
+        entry: dict[str, Any] = {
+            column: getattr(convention, column)
+            for column in (
+                "state", "company_representative", "company_representative_role",
+                "guardian_name", "guardian_address", "guardian_phone", "guardian_email",
+                "daily_schedule", "weekly_hours", "transport", "meals", "lodging",
+                "company_insurer", "company_policy", "school_insurer",
+            )
+        }  # fmt: skip
+        for prefix in ("company", "family", "head"):
+            entry[f"{prefix}_signed_on"] = _iso(getattr(convention, f"{prefix}_signed_on"))
+        path = attachments.stored_file_path(convention.scan_stored_name)
+        if path is not None and path.is_file():
+            arcname = "files/" + _zip_name(convention.scan_original_name, used_names)
+            files.append(_ExportFile(arcname, path))
+            entry["scan"] = arcname
+        return entry
+
+    def attestation_data(attestation: Attestation | None) -> dict[str, Any] | None:
+        if attestation is None:
+            return None
+        return {
+            "days_done": attestation.days_done,
+            "absence_days": attestation.absence_days,
+            "absence_dates": [_iso(d) for d in attestation.absence_date_list],
+            "absence_reason": attestation.absence_reason,
+            "signer_name": attestation.signer_name,
+            "signed_at": _iso(attestation.signed_at),
+        }
+
     portfolios_data = []
     for portfolio in portfolios:
         period = portfolio.period
@@ -519,6 +584,8 @@ def collect_learner_data(learner: Learner) -> tuple[dict[str, Any], list[_Export
                 ],
                 "sheets": sheets_by_portfolio.get(portfolio.id, []),
                 "assessment": assessment_data(portfolio.assessment),
+                "convention": convention_data(conventions.get(portfolio.id)),
+                "attestation": attestation_data(attestations.get(portfolio.id)),
             }
         )
 
@@ -708,12 +775,15 @@ def _portfolio_ids(learner_id: int) -> Any:
 
 
 def _stored_files(learner_id: int) -> list[str]:
+    scans = select(Convention.scan_stored_name).where(
+        Convention.portfolio_id.in_(_portfolio_ids(learner_id))
+    )
     return [
         name
         for name in db.session.scalars(
-            select(Attachment.stored_name).where(
-                Attachment.sheet_id.in_(_sheet_ids(learner_id)), Attachment.kind == "file"
-            )
+            select(Attachment.stored_name)
+            .where(Attachment.sheet_id.in_(_sheet_ids(learner_id)), Attachment.kind == "file")
+            .union_all(scans)
         )
         if name
     ]
@@ -793,6 +863,12 @@ def _anonymise(learner: Learner) -> None:
         .values(title="Fiche anonymisée")
         .execution_options(**sync)
     )
+    for paperwork in (Convention, Attestation):  # guardian, absences: nothing for statistics
+        db.session.execute(
+            delete(paperwork)
+            .where(paperwork.portfolio_id.in_(portfolios))
+            .execution_options(**sync)
+        )
     db.session.execute(
         update(JournalEntry)
         .where(JournalEntry.portfolio_id.in_(portfolios))

@@ -17,6 +17,7 @@ from app.models import (
     ActivitySheet,
     Assessment,
     ClassGroup,
+    Convention,
     Learner,
     Level,
     Period,
@@ -24,6 +25,7 @@ from app.models import (
     SheetRead,
     User,
 )
+from app.services.attestations import PlacementProgress, placement_progress
 
 
 @dataclass
@@ -40,6 +42,7 @@ class Folder:
     learner: Learner
     sheets: list[SheetLine] = field(default_factory=list)
     assessment_status: str | None = None
+    convention_state: str = "to_sign"
 
     @property
     def written_count(self) -> int:
@@ -127,7 +130,8 @@ def _later(changed: datetime, read: datetime) -> bool:
 def load_period_folders(
     user: User, period: Period, only_portfolio: int | None = None
 ) -> list[Folder]:
-    """One folder per learner of the period, with sheets and read state: 4 queries."""
+    """One folder per learner of the period, with sheets, read state and convention state:
+    5 queries."""
     query = (
         select(Portfolio)
         .join(Learner, Portfolio.learner_id == Learner.id)
@@ -163,6 +167,13 @@ def load_period_folders(
     ).all()
     for portfolio_id, status in statuses:
         folders[portfolio_id].assessment_status = status
+    conventions = db.session.execute(
+        select(Convention.portfolio_id, Convention.state).where(
+            Convention.portfolio_id.in_(folders)
+        )
+    ).all()
+    for portfolio_id, state in conventions:
+        folders[portfolio_id].convention_state = state
     return list(folders.values())
 
 
@@ -178,10 +189,12 @@ class LearnerView:
     learner: Learner
     portfolios: list[LearnerPortfolio]
     free_sheets: list[SheetLine]
+    placement: PlacementProgress | None = None
 
 
 def load_learner_view(user: User, learner: Learner) -> LearnerView:
-    """All portfolios of a learner (one per period) and the free-sheets folder: 4 queries."""
+    """All portfolios of a learner (one per period), the free-sheets folder and the weeks
+    attested towards the diploma: 6 queries."""
     portfolios = list(
         db.session.scalars(
             select(Portfolio)
@@ -220,6 +233,7 @@ def load_learner_view(user: User, learner: Learner) -> LearnerView:
             LearnerPortfolio(p, by_portfolio.get(p.id, []), statuses.get(p.id)) for p in portfolios
         ],
         free_sheets=by_portfolio.get(None, []),
+        placement=placement_progress(learner),
     )
 
 

@@ -48,6 +48,7 @@ class SchoolInput:
     city: str = ""
     phone: str = ""
     email: str = ""
+    head_name: str = ""
     logo: bytes | None = None
     stamp: bytes | None = None
     remove_logo: bool = False
@@ -141,6 +142,7 @@ def update_settings(actor: User, data: SchoolInput, upload_dir: Path) -> Setting
         "city": city,
         "phone": normalize_phone(data.phone, "phone", required=False),
         "email": normalize_email(data.email, "email", required=False),
+        "head_name": " ".join(data.head_name.split())[:160],
     }
     logo_ext = check_image(data.logo, "logo") if data.logo else None
     stamp_ext = check_image(data.stamp, "stamp") if data.stamp else None

@@ -87,6 +87,10 @@ class SchoolForm(FrenchForm):
     city = StringField("Ville", validators=[Optional(), Length(max=120)])
     phone = StringField("Téléphone", validators=[Optional(), Length(max=30)])
     email = EmailField("Adresse e-mail de contact", validators=[Optional(), Length(max=254)])
+    head_name = StringField(
+        "Chef d'établissement (signataire des conventions)",
+        validators=[Optional(), Length(max=160)],
+    )
     logo = FileField("Logo")
     remove_logo = BooleanField("Retirer le logo actuel")
     stamp = FileField("Tampon de l'établissement")

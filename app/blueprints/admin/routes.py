@@ -205,6 +205,7 @@ def school_settings() -> Response:
             city=form.city.data or "",
             phone=form.phone.data or "",
             email=form.email.data or "",
+            head_name=form.head_name.data or "",
             logo=form.logo.data.read() if form.logo.data else None,
             stamp=form.stamp.data.read() if form.stamp.data else None,
             remove_logo=bool(form.remove_logo.data),

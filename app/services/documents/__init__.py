@@ -27,6 +27,7 @@ class SchoolIdentity:
     uai: str
     contact: str
     logo: Path | None
+    head_name: str = ""  # the head of school, who signs the conventions
 
 
 def school_identity() -> SchoolIdentity:
@@ -40,7 +41,7 @@ def school_identity() -> SchoolIdentity:
         lines.append(city_line)
     contact = " · ".join(part for part in (school.phone, school.email) if part)
     logo = logo_path(school.logo_file)
-    return SchoolIdentity(school.name, lines, school.uai or "", contact, logo)
+    return SchoolIdentity(school.name, lines, school.uai or "", contact, logo, school.head_name)
 
 
 def logo_path(logo_file: str | None) -> Path | None:
