@@ -1,7 +1,7 @@
 """conventions and attestations of PFMP; weeks a diploma requires; head of school
 
 Revision ID: convention0001
-Revises: cf215e3908cb
+Revises: ent0001
 Create Date: 2026-12-03 08:33:38.237026
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'convention0001'
-down_revision = 'cf215e3908cb'
+down_revision = 'ent0001'
 branch_labels = None
 depends_on = None
 
