@@ -26,6 +26,8 @@ BLUEPRINTS: list[str] = [
     "sheets",
     "journal",
     "sync",
+    "visits",
+    "notifications",
 ]
 
 CSP = (

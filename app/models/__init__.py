@@ -36,6 +36,13 @@ from app.models.sheet import (
     SheetRead,
     SheetTask,
 )
+from app.models.notification import (
+    Channel,
+    NotificationKind,
+    NotificationPreference,
+    PushSubscription,
+    SentNotification,
+)
 from app.models.user import (
     Admin,
     Invitation,
@@ -48,6 +55,7 @@ from app.models.user import (
     TutorKind,
     User,
 )
+from app.models.visit import Visit, VisitReport, VisitStatus
 
 __all__ = [
     "DEFAULT_SCALE",
@@ -93,6 +101,14 @@ __all__ = [
     "Tutor",
     "TutorKind",
     "User",
+    "Visit",
+    "VisitReport",
+    "VisitStatus",
+    "Channel",
+    "NotificationKind",
+    "NotificationPreference",
+    "PushSubscription",
+    "SentNotification",
     "interim_review_assessments",
     "task_competencies",
 ]

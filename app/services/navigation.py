@@ -13,6 +13,8 @@ from sqlalchemy.orm import contains_eager, joinedload, raiseload, selectinload
 
 from app import access
 from app.extensions import db
+from app.services import visits as visit_service
+from app.services.visits import VisitMark
 from app.models import (
     ActivitySheet,
     Assessment,
@@ -40,6 +42,7 @@ class Folder:
     learner: Learner
     sheets: list[SheetLine] = field(default_factory=list)
     assessment_status: str | None = None
+    visit: VisitMark | None = None
 
     @property
     def written_count(self) -> int:
@@ -163,6 +166,8 @@ def load_period_folders(
     ).all()
     for portfolio_id, status in statuses:
         folders[portfolio_id].assessment_status = status
+    for portfolio_id, mark in visit_service.marks_for(list(folders)).items():
+        folders[portfolio_id].visit = mark
     return list(folders.values())
 
 
