@@ -24,6 +24,13 @@ from app.models.framework import (
     Task,
     task_competencies,
 )
+from app.models.notification import (
+    Channel,
+    NotificationKind,
+    NotificationPreference,
+    PushSubscription,
+    SentNotification,
+)
 from app.models.period import LiaisonSheet, PedagogicalAnnex, Period, Portfolio
 from app.models.school import ClassGroup, Level, School
 from app.models.sheet import (
@@ -35,13 +42,6 @@ from app.models.sheet import (
     SheetKind,
     SheetRead,
     SheetTask,
-)
-from app.models.notification import (
-    Channel,
-    NotificationKind,
-    NotificationPreference,
-    PushSubscription,
-    SentNotification,
 )
 from app.models.user import (
     Admin,
@@ -70,6 +70,7 @@ __all__ = [
     "Attachment",
     "AuditLog",
     "Block",
+    "Channel",
     "ClassGroup",
     "Competency",
     "Criterion",
@@ -84,12 +85,16 @@ __all__ = [
     "Level",
     "LiaisonSheet",
     "LoginAttempt",
+    "NotificationKind",
+    "NotificationPreference",
     "PedagogicalAnnex",
     "Period",
     "Portfolio",
+    "PushSubscription",
     "Role",
     "ScaleLevel",
     "School",
+    "SentNotification",
     "SheetCompetency",
     "SheetCriterion",
     "SheetKind",
@@ -104,11 +109,6 @@ __all__ = [
     "Visit",
     "VisitReport",
     "VisitStatus",
-    "Channel",
-    "NotificationKind",
-    "NotificationPreference",
-    "PushSubscription",
-    "SentNotification",
     "interim_review_assessments",
     "task_competencies",
 ]

@@ -13,8 +13,6 @@ from sqlalchemy.orm import contains_eager, joinedload, raiseload, selectinload
 
 from app import access
 from app.extensions import db
-from app.services import visits as visit_service
-from app.services.visits import VisitMark
 from app.models import (
     ActivitySheet,
     Assessment,
@@ -26,6 +24,8 @@ from app.models import (
     SheetRead,
     User,
 )
+from app.services import visits as visit_service
+from app.services.visits import VisitMark
 
 
 @dataclass

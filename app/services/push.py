@@ -53,7 +53,8 @@ def subscribe(user: User, data: Any, user_agent: str = "") -> PushSubscription:
     if not isinstance(data, dict):
         raise InvalidInput("Abonnement illisible.")
     endpoint = data.get("endpoint")
-    keys = data.get("keys") if isinstance(data.get("keys"), dict) else {}
+    raw_keys = data.get("keys")
+    keys: dict[str, Any] = raw_keys if isinstance(raw_keys, dict) else {}
     p256dh, auth = keys.get("p256dh"), keys.get("auth")
     if not (isinstance(endpoint, str) and endpoint.startswith(("https://", "http://"))):
         raise InvalidInput("Abonnement illisible : adresse du service de notification manquante.")

@@ -28,8 +28,8 @@ from app.models import (
     Portfolio,
     PushSubscription,
     SentNotification,
-    SheetRead,
     SheetKind,
+    SheetRead,
     Teacher,
     User,
     Visit,
@@ -452,7 +452,7 @@ def due_visit_reminders(now: datetime) -> Iterator[Outgoing]:
         Visit.status == VisitStatus.PLANNED, Visit.planned_start >= start, Visit.planned_start < end
     )
     tutor_ids = {p.tutor_id for _v, p in pending if p.tutor_id}
-    off = _turned_off(NotificationKind.VISIT_REMINDER, tutor_ids)  # type: ignore[arg-type]
+    off = _turned_off(NotificationKind.VISIT_REMINDER, tutor_ids)
     for visit, portfolio in pending:
         tutor = portfolio.tutor
         if tutor is None or not tutor.email or tutor.id in off:

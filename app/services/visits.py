@@ -344,7 +344,7 @@ def plan_visit(
             "day", "Cette date est passée : choisissez un jour et une heure à venir."
         )
     if visit is None:
-        visit = Visit(portfolio_id=portfolio.id, sequence=0)
+        visit = Visit(portfolio_id=portfolio.id, sequence=0, status=VisitStatus.TO_PLAN.value)
         db.session.add(visit)
     elif visit.planned_start != start or visit.duration_minutes != duration or visit.place != place:
         visit.sequence += 1
@@ -354,7 +354,7 @@ def plan_visit(
         portfolio.liaison_sheet.company_address if portfolio.liaison_sheet else ""
     )
     visit.cancelled_start = None
-    if visit.status in (VisitStatus.TO_PLAN, ""):
+    if visit.status == VisitStatus.TO_PLAN:
         visit.status = VisitStatus.PLANNED.value
     visit.planned_by_id = actor.id
     db.session.flush()
