@@ -312,3 +312,27 @@ def test_turning_off_invitations_stops_them_for_that_person_only(
     _plan(login_as(r.teacher), r.portfolio, r.period.start_date + timedelta(days=1))
     assert mailbox.to(r.tutor.email) == []
     assert len(mailbox.to(r.portfolio.learner.email)) == 1
+
+
+def test_the_report_appears_in_the_placement_summary(f: Any, login_as: Any) -> None:
+    from tests.services.test_documents import pdf_text
+
+    r = Round(f, learners=1)
+    r.period.start_date = date.today() - timedelta(days=10)
+    f.s.flush()
+    teacher = login_as(r.teacher)
+    teacher.post(
+        f"/portfolios/{r.portfolio.id}/visite/compte-rendu",
+        data={
+            "day": (date.today() - timedelta(days=1)).isoformat(),
+            "met": "Jérôme Martin, tuteur",
+            "conditions": "Atelier bien équipé.",
+            "points_to_watch": "Sécurité électrique à revoir.",
+        },
+    )
+    pdf = teacher.get(f"/apprenants/{r.portfolio.learner_id}/synthese.pdf")
+    assert pdf.status_code == 200
+    text = pdf_text(pdf.data)
+    assert "Visite en entreprise" in text
+    assert "Sécurité électrique à revoir." in text
+    assert "Jérôme Martin, tuteur" in text
