@@ -224,21 +224,24 @@ def visits_by_portfolio(user: User) -> dict[int, Visit]:
     return {visit.portfolio_id: visit for visit in visits}
 
 
-def planned_for_learner(user: User) -> list[tuple[Visit, Period]]:
-    """The learner's coming visits, soonest first: 1 query."""
+def planned_for_learner(user: User) -> list[tuple[Visit, Period, Learner]]:
+    """The coming visits of a learner's (or a tutor's mentees') portfolios, soonest first:
+    1 query."""
     rows = db.session.execute(
-        select(Visit, Period)
+        select(Visit, Period, Learner)
         .join(Portfolio, Visit.portfolio_id == Portfolio.id)
         .join(Period, Portfolio.period_id == Period.id)
+        .join(Learner, Portfolio.learner_id == Learner.id)
         .where(
             Portfolio.id.in_(access.visible_portfolios(user).with_only_columns(Portfolio.id)),
             Visit.status == VisitStatus.PLANNED,
             Visit.planned_start >= utcnow() - timedelta(hours=12),
         )
         .order_by(Visit.planned_start)
-        .options(raiseload("*"))
     )
-    return [(visit, period) for visit, period in rows.tuples()]
+    # No raiseload here: the learner row may be current_user itself, whose relationships the
+    # rest of the page still loads.
+    return [(visit, period, learner) for visit, period, learner in rows.tuples()]
 
 
 def period_days(period: Period) -> list[date]:
@@ -333,7 +336,7 @@ def plan_visit(
     check_in_period(portfolio.period, day)
     start_local = datetime.combine(day, parse_time(time_text), tzinfo=PARIS)
     duration = parse_duration(duration_text)
-    place = (place or "").strip()
+    place = (place or "").replace("\r\n", "\n").strip()
     if len(place) > 500:
         raise VisitInputError("place", "500 caractères au plus.")
     visit = visit_of(portfolio)
