@@ -336,3 +336,19 @@ def test_the_report_appears_in_the_placement_summary(f: Any, login_as: Any) -> N
     assert "Visite en entreprise" in text
     assert "Sécurité électrique à revoir." in text
     assert "Jérôme Martin, tuteur" in text
+
+
+def test_mes_visites_runs_the_same_queries_for_1_or_6_learners(
+    f: Any, login_as: Any, count_queries: Any
+) -> None:
+    counts = []
+    for size in (1, 6):
+        r = Round(f, learners=size)
+        client = login_as(r.teacher)
+        _plan(client, r.portfolios[0], r.period.start_date + timedelta(days=1))
+        with count_queries() as q:
+            html = client.get("/mes-visites").get_data(as_text=True)
+        assert html.count('class="card visit-card') == size
+        counts.append(q.count)
+    print(f"Mes visites: {counts} statements")
+    assert counts[0] == counts[1]

@@ -149,6 +149,7 @@ def test_push_subscription_flow_in_chromium(
         state = page.locator("#push-state")
         expect(state).not_to_have_text("Vérification…")
         text = state.inner_text()
+        print(f"push state: {text}")
         from sqlalchemy import select
 
         from app.models import PushSubscription
