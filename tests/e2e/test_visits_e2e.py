@@ -4,6 +4,7 @@ writes the report; "Mes visites" opens offline once opened; the push subscriptio
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +18,14 @@ from app.services import push
 from app.timefmt import PARIS
 from tests.mailbox import Mailbox, ics_of, smtp_server
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# `PASSERELLE_SCREENSHOTS=docs/screenshots pytest tests/e2e/test_visits_e2e.py` refreshes the
+# README's pictures; a normal run leaves the tree untouched.
+SHOTS = os.environ.get("PASSERELLE_SCREENSHOTS")
+
+
+def _shot(page: Any, name: str) -> None:
+    if SHOTS:
+        page.screenshot(path=str(Path(SHOTS) / name), full_page=True)
 
 
 @pytest.fixture
@@ -54,7 +62,7 @@ def test_teacher_plans_on_a_phone_tutor_sees_it_ics_arrives_report_written(
     card = page.locator(f"#visit-{w.portfolio.id}")
     expect(card).to_contain_text("Électricité Martin")
     expect(card.locator("a.tel")).to_have_attribute("href", "tel:0612345678")
-    page.screenshot(path=str(SHOTS / "my-visits-360.png"), full_page=True)
+    _shot(page, "my-visits-360.png")
     card.get_by_role("link", name="Planifier la visite").click()
 
     # A quick pick fills the date; the time is typed; the page keeps the period's bounds.
@@ -64,7 +72,7 @@ def test_teacher_plans_on_a_phone_tutor_sees_it_ics_arrives_report_written(
     page.locator(f'[data-pick-day="{day.isoformat()}"]').click()
     expect(date_input).to_have_value(day.isoformat())
     page.get_by_label("Heure").fill("10:30")
-    page.screenshot(path=str(SHOTS / "visit-plan-360.png"), full_page=True)
+    _shot(page, "visit-plan-360.png")
     page.get_by_role("button", name="Planifier la visite").click()
     expect(page.locator("#flash")).to_contain_text("L'invitation (.ics) a été envoyée par e-mail")
     expect(page.locator("#visit-status")).to_contain_text("à 10:30")
@@ -83,7 +91,7 @@ def test_teacher_plans_on_a_phone_tutor_sees_it_ics_arrives_report_written(
     login(tutor_page, w.tutor)
     tutor_page.goto(f"{live_server.url}/mes-apprenants")
     expect(tutor_page.locator("#home-visits")).to_contain_text("à 10:30")
-    tutor_page.screenshot(path=str(SHOTS / "tutor-home-visit-360.png"), full_page=True)
+    _shot(tutor_page, "tutor-home-visit-360.png")
     tutor_context.close()
 
     # After the visit the teacher writes the report (the date of a visit already made).
@@ -116,7 +124,7 @@ def test_mes_visites_opens_offline_once_opened(
     page.wait_for_function(
         "url => caches.match(url, {ignoreVary: true}).then(Boolean)", arg=url, timeout=10000
     )
-    page.screenshot(path=str(SHOTS / "my-visits-1280.png"), full_page=True)
+    _shot(page, "my-visits-1280.png")
     context.set_offline(True)
     page.reload()
     expect(page.get_by_role("heading", name="Mes visites")).to_be_visible()
