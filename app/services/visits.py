@@ -5,6 +5,7 @@ homes). Flush, never commit; the caller sends the invitations after its commit."
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -515,4 +516,7 @@ def invitation_recipients(portfolio: Portfolio) -> list[tuple[User | None, str, 
 
 
 def ics_filename(portfolio: Portfolio) -> str:
-    return f"visite-{portfolio.learner.last_name.lower()}-{portfolio.id}.ics"
+    """ASCII only (it goes in a header): "visite-nguyen-12.ics"."""
+    ascii_name = unicodedata.normalize("NFKD", portfolio.learner.last_name)
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.encode("ascii", "ignore").decode().lower())
+    return f"visite-{slug.strip('-') or 'apprenant'}-{portfolio.id}.ics"

@@ -352,3 +352,16 @@ def test_mes_visites_runs_the_same_queries_for_1_or_6_learners(
         counts.append(q.count)
     print(f"Mes visites: {counts} statements")
     assert counts[0] == counts[1]
+
+
+def test_the_ics_download_survives_any_name(f: Any, login_as: Any) -> None:
+    r = Round(f, learners=1)
+    r.portfolio.learner.last_name = 'Nguyễn "O\'Brien"'
+    f.s.flush()
+    _plan(login_as(r.teacher), r.portfolio, r.period.start_date + timedelta(days=1))
+    response = login_as(r.portfolio.learner).get(f"/portfolios/{r.portfolio.id}/visite.ics")
+    assert response.status_code == 200
+    assert (
+        f'filename="visite-nguyen-o-brien-{r.portfolio.id}.ics"'
+        in (response.headers["Content-Disposition"])
+    )
