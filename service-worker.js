@@ -36,6 +36,7 @@ const PAGE_CACHE_RULES = [
   /^\/fiches\/\d+(\/fiche)?$/,
   /^\/mes-apprenants$/,
   /^\/mes-portfolios$/,
+  /^\/mes-visites$/, // the teacher's round of company visits (issue 16)
 ];
 // What "/" (the app's start URL, a redirect to the user's home) opens offline.
 const HOME_PAGES = ["/mes-apprenants", "/mes-portfolios"];
@@ -226,5 +227,37 @@ self.addEventListener("sync", (event) => {
         throw new Error(`outbox not sent: ${result.status}`);
       }
     }),
+  );
+});
+
+// Web Push (issue 16): the server sends {title, body, url}; a tap opens that page.
+self.addEventListener("push", (event) => {
+  let data = {};
+  try {
+    data = event.data ? event.data.json() : {};
+  } catch (error) {
+    data = { body: event.data ? event.data.text() : "" };
+  }
+  event.waitUntil(
+    self.registration.showNotification(data.title || "Passerelle", {
+      body: data.body || "",
+      icon: "/static/icons/icon-192.png",
+      data: { url: data.url || "/" },
+      lang: "fr",
+    }),
+  );
+});
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const target = new URL((event.notification.data && event.notification.data.url) || "/", self.location.origin);
+  if (target.origin !== self.location.origin) return;
+  event.waitUntil(
+    (async () => {
+      for (const client of await self.clients.matchAll({ type: "window" })) {
+        if (new URL(client.url).pathname === target.pathname && "focus" in client) return client.focus();
+      }
+      return self.clients.openWindow(target.pathname + target.search);
+    })(),
   );
 });

@@ -28,6 +28,8 @@ BLUEPRINTS: list[str] = [
     "journal",
     "sync",
     "identity",
+    "visits",
+    "notifications",
 ]
 
 CSP = (

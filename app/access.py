@@ -356,3 +356,42 @@ def can_view_attestation(user: User, portfolio: Portfolio) -> bool:
 def can_administer(user: User) -> bool:
     """School settings, accounts, apprenticeship masters, imports, audit log."""
     return is_admin(user)
+
+
+# --- visits and reminders (issue 16) ------------------------------------------------------------
+
+
+def followed_portfolios(user: User) -> Select[Portfolio]:
+    """ "Mes visites": the portfolios of the teacher's levels of which they are the referent
+    teacher, or that have no referent yet (joined with Period for date filters)."""
+    query = select(Portfolio).join(Period, Portfolio.period_id == Period.id)
+    if not is_teacher(user):
+        return query.where(Portfolio.id == -1)
+    return query.where(
+        Period.level_id.in_(teacher_level_ids(user) or {-1}),
+        (Portfolio.referent_teacher_id == user.id) | (Portfolio.referent_teacher_id.is_(None)),
+    )
+
+
+def can_plan_visit(user: User, portfolio: Portfolio) -> bool:
+    """Plan, move, cancel the visit and write its report: the referent teacher (any teacher of
+    the level while the portfolio has no referent)."""
+    return can_teach_portfolio(user, portfolio) and portfolio.referent_teacher_id in (
+        None,
+        user.id,
+    )
+
+
+def can_read_visit_report(user: User, portfolio: Portfolio) -> bool:
+    """The report is read by every teacher of the learner's level (the learner's teachers)."""
+    return can_teach_portfolio(user, portfolio)
+
+
+def can_view_visit(user: User, portfolio: Portfolio) -> bool:
+    """When the visit takes place (and its .ics): the teachers, the tutor and the learner."""
+    return can_view_portfolio(user, portfolio)
+
+
+def can_manage_notifications(user: User) -> bool:
+    """Each signed-in person chooses the reminders they get (admins get none)."""
+    return is_teacher(user) or is_learner(user) or is_tutor(user)

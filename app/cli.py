@@ -79,7 +79,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(demo_cli)
     app.cli.add_command(users_cli)
     # Areas that bring their own commands expose register(app).
-    for module_name in ("app.cli_frameworks", "app.cli_data"):
+    for module_name in ("app.cli_frameworks", "app.cli_data", "app.cli_reminders"):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as error:

@@ -69,6 +69,10 @@ class Config:
         self.SMTP_STARTTLS = os.environ.get("SMTP_STARTTLS", "0") == "1"
         self.MAIL_FROM = os.environ.get("MAIL_FROM", "passerelle@localhost")
         self.PUBLIC_URL = os.environ.get("PUBLIC_URL") or None
+        # Web Push (issue 16): `flask reminders vapid-keys` prints a pair.
+        self.VAPID_PRIVATE_KEY = os.environ.get("VAPID_PRIVATE_KEY") or None
+        self.VAPID_PUBLIC_KEY = os.environ.get("VAPID_PUBLIC_KEY") or None
+        self.VAPID_SUBJECT = os.environ.get("VAPID_SUBJECT", "mailto:passerelle@localhost")
         self.TIMEZONE = "Europe/Paris"
         self.TESTING = False
         for key, value in overrides.items():

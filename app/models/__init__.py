@@ -26,6 +26,13 @@ from app.models.framework import (
     task_competencies,
 )
 from app.models.identity import IdentityLink, IdentityProtocol, IdentityProvider
+from app.models.notification import (
+    Channel,
+    NotificationKind,
+    NotificationPreference,
+    PushSubscription,
+    SentNotification,
+)
 from app.models.period import LiaisonSheet, PedagogicalAnnex, Period, Portfolio
 from app.models.school import ClassGroup, Level, School
 from app.models.sheet import (
@@ -50,6 +57,7 @@ from app.models.user import (
     TutorKind,
     User,
 )
+from app.models.visit import Visit, VisitReport, VisitStatus
 
 __all__ = [
     "DEFAULT_SCALE",
@@ -65,6 +73,7 @@ __all__ = [
     "Attestation",
     "AuditLog",
     "Block",
+    "Channel",
     "ClassGroup",
     "Competency",
     "Convention",
@@ -84,12 +93,16 @@ __all__ = [
     "Level",
     "LiaisonSheet",
     "LoginAttempt",
+    "NotificationKind",
+    "NotificationPreference",
     "PedagogicalAnnex",
     "Period",
     "Portfolio",
+    "PushSubscription",
     "Role",
     "ScaleLevel",
     "School",
+    "SentNotification",
     "SheetCompetency",
     "SheetCriterion",
     "SheetKind",
@@ -101,6 +114,9 @@ __all__ = [
     "Tutor",
     "TutorKind",
     "User",
+    "Visit",
+    "VisitReport",
+    "VisitStatus",
     "interim_review_assessments",
     "task_competencies",
 ]

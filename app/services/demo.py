@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from uuid import uuid4
 
@@ -325,9 +325,57 @@ def load() -> DemoSummary:
         )
     )
     db.session.flush()
+    _visits(pfmp1, pfmp2, prof)
     summary.sheets = db.session.scalar(select(func.count(ActivitySheet.id))) or 0
     db.session.flush()
     return summary
+
+
+def _visits(past: Period, current: Period, teacher: Teacher) -> None:
+    """Company visits in every state (issue 16): written up and done in the past period,
+    planned in the current one (the first at the demo pupil's company), the rest to plan."""
+    from app.models import Visit, VisitReport
+
+    for index, portfolio in enumerate(past.portfolios[:2]):
+        day = past.start_date + timedelta(days=8 + index)
+        status = "report_written" if index == 0 else "done"
+        db.session.add(
+            Visit(
+                portfolio_id=portfolio.id,
+                status=status,
+                planned_start=datetime.combine(day, time(10), tzinfo=timefmt.PARIS),
+                duration_minutes=60,
+                place=portfolio.liaison_sheet.company_address if portfolio.liaison_sheet else "",
+                planned_by_id=teacher.id,
+            )
+        )
+        if index == 0:
+            db.session.add(
+                VisitReport(
+                    portfolio_id=portfolio.id,
+                    done_on=day,
+                    met="Le tuteur et le chef de chantier.",
+                    conditions="Bon accueil, EPI fournis, travail en binôme sur des chantiers de "
+                    "rénovation.",
+                    points_to_watch="Consolider la lecture de schémas avant la prochaine période.",
+                    author_id=teacher.id,
+                )
+            )
+    today = datetime.now(timefmt.PARIS).date()
+    first = min(max(today + timedelta(days=1), current.start_date), current.end_date)
+    for index, portfolio in enumerate(current.portfolios[:2]):
+        day = min(first + timedelta(days=index), current.end_date)
+        db.session.add(
+            Visit(
+                portfolio_id=portfolio.id,
+                status="planned",
+                planned_start=datetime.combine(day, time(10 + 4 * index), tzinfo=timefmt.PARIS),
+                duration_minutes=60,
+                place=portfolio.liaison_sheet.company_address if portfolio.liaison_sheet else "",
+                planned_by_id=teacher.id,
+            )
+        )
+    db.session.flush()
 
 
 def _at(day: date, hour: int = 17) -> datetime:

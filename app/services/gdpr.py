@@ -60,14 +60,19 @@ from app.models import (
     Level,
     LiaisonSheet,
     LoginAttempt,
+    NotificationPreference,
     PedagogicalAnnex,
     Period,
     Portfolio,
+    PushSubscription,
     School,
+    SentNotification,
     SheetRead,
     SheetTask,
     SyncReceipt,
     User,
+    Visit,
+    VisitReport,
 )
 from app.models.base import utcnow
 from app.models.school import teacher_levels
@@ -203,6 +208,36 @@ PERSONAL_DATA: dict[Any, PersonalData] = {
                  "signed_by_id"),
         export="portfolios[].attestation",
         erase="deleted; or deleted (cascade)",
+    ),
+    Visit: PersonalData(
+        columns=("planned_by_id", "place"),
+        export="",
+        erase="place cleared (anonymisation); or deleted with the portfolio (cascade)",
+        note="when and where the teacher visits the company; not in data.json yet",
+    ),
+    VisitReport: PersonalData(
+        columns=("author_id", "met", "conditions", "points_to_watch"),
+        export="",
+        erase="deleted (anonymisation), or with the portfolio (cascade)",
+        note="the teacher's visit report; not in data.json yet",
+    ),
+    NotificationPreference: PersonalData(
+        columns=("user_id",),
+        export="",
+        erase="deleted",
+        note="which reminders the person wants: settings, not content",
+    ),
+    SentNotification: PersonalData(
+        columns=("user_id", "recipient", "subject", "key"),
+        export="",
+        erase="deleted",
+        note="technical record of reminders sent (idempotence, retries)",
+    ),
+    PushSubscription: PersonalData(
+        columns=("user_id", "endpoint", "p256dh", "auth", "user_agent"),
+        export="",
+        erase="deleted",
+        note="a device's push address: technical, useless outside the app",
     ),
     # Not about learners: the school's own data and staff references, listed so the registry
     # test knows they were considered.
@@ -803,6 +838,8 @@ def erase_learner(actor: User, learner: Learner) -> ErasureResult:
 
     _scrub_audit(learner_id, identifiers)
     db.session.execute(delete(SyncReceipt).where(SyncReceipt.user_id == learner_id))
+    for model in (SentNotification, NotificationPreference, PushSubscription):
+        db.session.execute(delete(model).where(model.user_id == learner_id))
     if old_email:
         db.session.execute(delete(LoginAttempt).where(LoginAttempt.key == f"email:{old_email}"))
 
@@ -873,6 +910,17 @@ def _anonymise(learner: Learner) -> None:
         update(JournalEntry)
         .where(JournalEntry.portfolio_id.in_(portfolios))
         .values(description="")
+        .execution_options(**sync)
+    )
+    db.session.execute(
+        delete(VisitReport)
+        .where(VisitReport.portfolio_id.in_(portfolios))
+        .execution_options(**sync)
+    )
+    db.session.execute(
+        update(Visit)
+        .where(Visit.portfolio_id.in_(portfolios))
+        .values(place="")
         .execution_options(**sync)
     )
     db.session.execute(

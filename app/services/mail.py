@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 
@@ -20,9 +21,37 @@ def is_configured() -> bool:
     return bool(current_app.config.get("SMTP_HOST"))
 
 
+@dataclass(frozen=True)
+class MailAttachment:
+    """A file joined to a message, e.g. an .ics invitation (text/calendar; method=REQUEST)."""
+
+    filename: str
+    content: bytes
+    maintype: str = "application"
+    subtype: str = "octet-stream"
+    params: tuple[tuple[str, str], ...] = ()
+
+
+class MailError(Exception):
+    """The message could not be handed to the mail server; `message` is French, for the user."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 def send(to: str, subject: str, body: str) -> bool:
     """Send a plain-text message; True when the server accepted it. Errors are logged, not
     raised: the caller always has another way to hand over what the message carries."""
+    try:
+        return deliver(to, subject, body)
+    except MailError:
+        return False
+
+
+def deliver(to: str, subject: str, body: str, attachments: tuple[MailAttachment, ...] = ()) -> bool:
+    """Send a plain-text message with optional attachments. False when SMTP is not
+    configured; raises MailError (logged) when the server cannot be reached or refuses."""
     config = current_app.config
     host = config.get("SMTP_HOST")
     if not host:
@@ -33,6 +62,18 @@ def send(to: str, subject: str, body: str) -> bool:
     message["Subject"] = subject
     message["Message-ID"] = make_msgid(domain="passerelle")
     message.set_content(body)
+    for item in attachments:
+        if item.maintype == "text":
+            message.add_attachment(
+                item.content.decode("utf-8"),
+                subtype=item.subtype,
+                filename=item.filename,
+                params=dict(item.params),
+            )
+        else:
+            message.add_attachment(
+                item.content, maintype=item.maintype, subtype=item.subtype, filename=item.filename
+            )
     try:
         with smtplib.SMTP(host, int(config.get("SMTP_PORT", 25)), timeout=TIMEOUT) as smtp:
             if config.get("SMTP_STARTTLS"):
@@ -40,7 +81,15 @@ def send(to: str, subject: str, body: str) -> bool:
             if config.get("SMTP_USER"):
                 smtp.login(config["SMTP_USER"], config.get("SMTP_PASSWORD") or "")
             smtp.send_message(message)
-    except (OSError, smtplib.SMTPException):
+    except (OSError, smtplib.SMTPException) as error:
         log.exception("Could not send mail %r", subject)
-        return False
+        raise MailError(_french_reason(error)) from error
     return True
+
+
+def _french_reason(error: Exception) -> str:
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return "Le serveur de messagerie a refusé l'adresse du destinataire."
+    if isinstance(error, smtplib.SMTPException):
+        return f"Le serveur de messagerie a refusé le message ({error})."
+    return "Le serveur de messagerie est injoignable pour le moment."

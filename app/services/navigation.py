@@ -26,6 +26,8 @@ from app.models import (
     User,
 )
 from app.services.attestations import PlacementProgress, placement_progress
+from app.services import visits as visit_service
+from app.services.visits import VisitMark
 
 
 @dataclass
@@ -43,6 +45,7 @@ class Folder:
     sheets: list[SheetLine] = field(default_factory=list)
     assessment_status: str | None = None
     convention_state: str = "to_sign"
+    visit: VisitMark | None = None
 
     @property
     def written_count(self) -> int:
@@ -174,6 +177,8 @@ def load_period_folders(
     ).all()
     for portfolio_id, state in conventions:
         folders[portfolio_id].convention_state = state
+    for portfolio_id, mark in visit_service.marks_for(list(folders)).items():
+        folders[portfolio_id].visit = mark
     return list(folders.values())
 
 

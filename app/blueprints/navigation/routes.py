@@ -15,6 +15,7 @@ from app import access, htmx
 from app.extensions import db
 from app.models import Learner, Level, Period
 from app.services import navigation
+from app.services import visits as visit_service
 
 bp = Blueprint("navigation", __name__)
 
@@ -97,7 +98,13 @@ def learner_view(learner_id: int) -> Response:
 def learner_home() -> Response:
     access.ensure(access.is_learner(current_user), hide=False)
     view = navigation.load_learner_view(current_user, current_user)
-    return htmx.render("navigation/learner_home.html", "navigation/_learner_view.html", view=view)
+    home_visits = visit_service.planned_for_learner(current_user)
+    return htmx.render(
+        "navigation/learner_home.html",
+        "navigation/_learner_view.html",
+        view=view,
+        home_visits=home_visits,
+    )
 
 
 @bp.get("/mes-apprenants")
@@ -105,8 +112,12 @@ def learner_home() -> Response:
 def tutor_home() -> Response:
     access.ensure(access.is_tutor(current_user), hide=False)
     portfolios = navigation.load_tutor_mentees(current_user)
+    home_visits = visit_service.planned_for_learner(current_user)
     return htmx.render(
-        "navigation/tutor_home.html", "navigation/_mentees.html", portfolios=portfolios
+        "navigation/tutor_home.html",
+        "navigation/_mentees.html",
+        portfolios=portfolios,
+        home_visits=home_visits,
     )
 
 

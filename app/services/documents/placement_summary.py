@@ -22,8 +22,8 @@ from sqlalchemy.orm import contains_eager, joinedload, raiseload, selectinload
 
 from app import timefmt
 from app.extensions import db
-from app.models import Activity, Learner, Period, Portfolio, Task
-from app.services import assessments, framework_links
+from app.models import Activity, Learner, Period, Portfolio, Task, VisitReport
+from app.services import assessments, framework_links, visits
 from app.services.assessments import AssessmentGrid, ScaleChoice
 from app.services.documents import SchoolIdentity, school_identity
 from app.services.documents.pdf import render_pdf
@@ -69,6 +69,7 @@ class PeriodSummary:
     comment: str = ""
     meeting_date: date | None = None
     scale: list[ScaleChoice] = field(default_factory=list)
+    visit_report: VisitReport | None = None
 
     @property
     def completed(self) -> bool:
@@ -109,6 +110,9 @@ def load_placement_summary(learner: Learner) -> PlacementSummary:
     periods = [
         _period_summary(portfolio, selections[portfolio.id], tasks) for portfolio in portfolios
     ]
+    reports = visits.reports_for([p.id for p in portfolios])
+    for portfolio, summary in zip(portfolios, periods, strict=True):
+        summary.visit_report = reports.get(portfolio.id)
     return PlacementSummary(learner, school_identity(), periods, date.today())
 
 
