@@ -5,9 +5,8 @@ any 4xx or 5xx, naming the URL and the page that linked it."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import re
+from typing import Any
 
 import pytest
 from flask import Flask
