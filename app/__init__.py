@@ -26,6 +26,7 @@ BLUEPRINTS: list[str] = [
     "sheets",
     "journal",
     "sync",
+    "accessibility",
 ]
 
 CSP = (
