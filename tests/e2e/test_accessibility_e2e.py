@@ -47,7 +47,7 @@ OVERFLOW = """() => {
   const wide = [...document.querySelectorAll('body *')]
     .filter(e => e.getBoundingClientRect().right > root.clientWidth + 1)
     .slice(0, 5).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
-      + (typeof e.className === 'string' && e.className ? '.' + e.className.replace(/ /g, '.') : ''));
+      + (typeof e.className === 'string' && e.className ? '.' + e.className : ''));
   return {scrollWidth: root.scrollWidth, clientWidth: root.clientWidth, wide};
 }"""
 
