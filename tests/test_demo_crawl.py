@@ -6,6 +6,7 @@ any 4xx or 5xx, naming the URL and the page that linked it."""
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import pytest
@@ -74,12 +75,20 @@ def test_demo_attachments_download_for_the_learner(app: Flask, demo_loaded: None
 def test_every_link_of_the_demo_works_for_every_account(app: Flask, demo_loaded: None) -> None:
     broken: list[str] = []
     reached: dict[str, int] = {}
+    endpoints: set[str] = set()
+    started, cpu = time.perf_counter(), time.process_time()
     downloads: dict[str, int] = {}  # each kind of PDF/DOCX is built twice in all, not per account
     for email in DEMO_ACCOUNTS:
         result = crawl(app, _getter(_sign_in(app, email)), per_download=2, downloads=downloads)
         reached[email] = len(result.visits)
+        endpoints |= result.endpoints()
         if result.broken:
             broken.append(f"{email}:\n{report(result)}")
+    print(
+        f"\ndemo crawl: {sum(reached.values())} requests by {len(reached)} accounts, "
+        f"{len(endpoints)} endpoints, {len(broken)} accounts with broken links, "
+        f"{time.perf_counter() - started:.1f} s ({time.process_time() - cpu:.1f} s of CPU)"
+    )
     assert not broken, "broken links in the demo\n" + "\n".join(broken)
     # Each account really got around (a crawl stuck on its home page would prove nothing).
     assert all(count >= 25 for count in reached.values()), reached
