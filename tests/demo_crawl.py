@@ -7,7 +7,7 @@ URLs are deduplicated; the endpoint (url_rule) visited least so far goes next, e
 most `per_endpoint` times (`per_download` when it answers something other than HTML: PDF and
 DOCX are slow to build), at most `cap` requests in all. Live streams (`/events/…`) are never opened.
 
-Used by the HTTP crawl of the demo (tests/services/test_demo_crawl.py) and, to pick one
+Used by the HTTP crawl of the demo (tests/test_demo_crawl.py) and, to pick one
 representative URL per endpoint, by the accessibility sweep (tests/e2e/)."""
 
 from __future__ import annotations
