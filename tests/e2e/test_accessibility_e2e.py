@@ -5,8 +5,8 @@ links, htmx targets, the level selector) lists what each account reaches, and on
 endpoint (url_rule) is opened in Chromium, signed in as that account, with its <details>
 unfolded (not those that load their content on demand: that content is a URL of its own,
 swept as such). axe-core runs with the WCAG 2.0/2.1 A and AA rules at 1280 px, then at
-360 px in the same page; at 360 px the page must not scroll horizontally. Any violation fails the test with
-the page, the width, the rule and the elements."""
+360 px in the same page; at 360 px the page must not scroll horizontally. Any violation
+fails the test with the page, the width, the rule and the elements."""
 
 from __future__ import annotations
 
