@@ -42,6 +42,13 @@ $(OIDC_STAMP): tests/oidc/package-lock.json
 test: install $(OIDC_STAMP)
 	$(BIN)/pytest
 
+# axe-core for the accessibility sweep (tests/e2e/test_accessibility_e2e.py), from its lock file.
+AXE := tests/e2e/axe/node_modules/axe-core/axe.min.js
+$(AXE): tests/e2e/axe/package.json tests/e2e/axe/package-lock.json
+	npm ci --prefix tests/e2e/axe --no-audit --no-fund
+	touch $(AXE)
+test: $(AXE)
+
 lint: install
 	$(BIN)/ruff check app tests
 	$(BIN)/ruff format --check app tests

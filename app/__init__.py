@@ -30,6 +30,7 @@ BLUEPRINTS: list[str] = [
     "identity",
     "visits",
     "notifications",
+    "accessibility",
 ]
 
 CSP = (

@@ -12,7 +12,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from uuid import uuid4
 
-from flask import current_app
 from sqlalchemy import func, select
 
 from app import timefmt
@@ -48,6 +47,7 @@ from app.models import (
     Teacher,
     Tutor,
 )
+from app.services.attachments import upload_dir as attachment_dir
 from app.services.auth import hash_password
 from app.services.frameworks import import_framework_files, shipped_framework_paths
 
@@ -287,8 +287,9 @@ def load() -> DemoSummary:
     )
     db.session.flush()
 
-    upload_dir = Path(current_app.config["UPLOAD_DIR"])
-    upload_dir.mkdir(parents=True, exist_ok=True)
+    # The folder the attachment routes read from (UPLOAD_DIR/attachments), not UPLOAD_DIR.
+    upload_dir = attachment_dir()
+    upload_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     # Past period: every sheet written, some read; assessments of the first three completed.
     for index, portfolio in enumerate(pfmp1.portfolios):
         _fill_sheets(portfolio, portfolio.sheets, prof, read=index % 2 == 0)

@@ -13,12 +13,16 @@ from markupsafe import Markup, escape
 from app.services.assessments import ScaleChoice
 
 
-def level_radios(name: str, scale: Sequence[ScaleChoice], value: str | None) -> Markup:
-    """`<div class=lv>` with one radio per level, the item's current level checked."""
+def level_radios(
+    name: str, scale: Sequence[ScaleChoice], value: str | None, invalid: bool = False
+) -> Markup:
+    """`<div class=lv>` with one radio per level, the item's current level checked (and each
+    radio aria-invalid when the last value sent for the item was refused)."""
     field = escape(name)
+    flag = " aria-invalid=true" if invalid else ""
     radios = "".join(
         f"<i><input type=radio name={field} value={level.code_attr}"
-        f" aria-labelledby=lv{level.position}{' checked' if value == level.code else ''}>"
+        f" aria-labelledby=lv{level.position}{' checked' if value == level.code else ''}{flag}>"
         f"{escape(level.code)}</i>"
         for level in scale
     )
