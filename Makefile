@@ -21,11 +21,13 @@ migrate: install
 	$(BIN)/flask db upgrade
 
 # The local demo runs over plain http://127.0.0.1, so its session cookie cannot be Secure.
+# One gevent process serves the pages and the live streams (a stream is a greenlet, not a
+# thread) without Redis; production splits them behind the proxy (README, "Production").
 run: export SESSION_COOKIE_SECURE ?= 0
 run: migrate
 	$(BIN)/flask demo load --if-empty
 	$(BIN)/flask demo logins
-	$(BIN)/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) 'app:create_app()'
+	$(BIN)/gunicorn -c gunicorn_streams.conf.py --bind $(HOST):$(PORT) 'app:create_app()'
 
 demo: migrate
 	$(BIN)/flask demo load --reset

@@ -134,13 +134,17 @@ def gunicorn_server(
     threads: int | None = None,
     redis_url: str | None = None,
     extra_env: dict[str, str] | None = None,
+    streams: bool = False,
 ) -> Iterator[Gunicorn]:
+    """gunicorn.conf.py (gthread), or with `streams` gunicorn_streams.conf.py (gevent)."""
     port = free_port()
+    conf = BASE_DIR / ("gunicorn_streams.conf.py" if streams else "gunicorn.conf.py")
     request_log = tmp / f"requests-{port}.log"
     request_log.touch()
     config = tmp / f"gunicorn-{port}.conf.py"
     config.write_text(
-        f"exec(open({str(BASE_DIR / 'gunicorn.conf.py')!r}).read())\n\n"
+        f"__file__ = {str(conf)!r}\n"
+        "exec(open(__file__).read())\n\n"
         "def pre_request(worker, req):\n"
         f"    with open({str(request_log)!r}, 'a') as log:\n"
         "        log.write(f'{worker.pid} {req.method} {req.path}\\n')\n"
@@ -154,6 +158,8 @@ def gunicorn_server(
         "REDIS_URL": redis_url or "",
         "GUNICORN_BIND": f"127.0.0.1:{port}",
         "GUNICORN_WORKERS": str(workers),
+        "GUNICORN_STREAMS_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_STREAMS_WORKERS": str(workers),
     }
     if threads is not None:
         env["GUNICORN_THREADS"] = str(threads)
@@ -179,7 +185,7 @@ def gunicorn_server(
 def _wait_until_up(
     url: str, process: subprocess.Popen[bytes], output: Path, workers: int, log: Path
 ) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # a busy CI machine imports the app slowly in each worker
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"gunicorn exited:\n{output.read_text()}")
