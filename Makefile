@@ -71,6 +71,14 @@ security: install $(SECSTAMP)
 # apt-get install -y wrk), documents and asset sizes → bench/results.json + bench/results.md.
 bench: install
 	$(BIN)/python -m bench.run
+	$(MAKE) bench-streams
+
+# Live streams (bench/streams.py): 1,000 SSE streams on the stream server (gevent) beside the
+# page server (gthread) sharing Redis (REDIS_URL, default redis://127.0.0.1:6379/0): memory per
+# stream, rating → listeners latency, a light page mix → bench/streams.json + bench/streams.md.
+.PHONY: bench-streams
+bench-streams: install
+	$(BIN)/python -m bench.streams
 
 # Lighthouse 12.2.3 (mobile preset, CHROME_PATH=/usr/bin/chromium) on the login page, the period
 # view and the assessment page; installs it into bench/node_modules on first use (npm).

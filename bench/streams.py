@@ -89,7 +89,9 @@ def proc_status(pid: int, key: str) -> int:
 
 
 @contextmanager
-def serve(config: str, database_url: str, redis_url: str, prefix: str) -> Iterator[Served]:
+def serve(
+    config: str, database_url: str, redis_url: str, prefix: str, stream_workers: int = 1
+) -> Iterator[Served]:
     port = free_port()
     env = dict(os.environ)
     env.update(
@@ -103,6 +105,7 @@ def serve(config: str, database_url: str, redis_url: str, prefix: str) -> Iterat
         GUNICORN_STREAMS_BIND=f"127.0.0.1:{port}",
         GUNICORN_WORKERS="2",
         GUNICORN_THREADS="16",
+        GUNICORN_STREAMS_WORKERS=str(stream_workers),
     )
     env.pop("GUNICORN_ACCESS_LOG", None)
     log = (DATA_DIR / f"{Path(config).stem}.log").open("ab")
@@ -247,18 +250,22 @@ class PageMix(threading.Thread):
 
 
 @contextmanager
-def page_mix(port: int, sessions: list[HttpSession], paths: list[str]) -> Iterator[dict[str, Any]]:
+def page_mix(
+    port: int, sessions: list[HttpSession], paths: list[str], pdf: str | None = None
+) -> Iterator[dict[str, Any]]:
     users = [PageMix(port, session, paths) for session in sessions]
+    # One more user downloading a PDF again and again (CPU-heavy), not counted in the mix.
+    printer = PageMix(port, sessions[0], [pdf]) if pdf else None
     result: dict[str, Any] = {}
     started = time.monotonic()
-    for user in users:
+    for user in [*users, *([printer] if printer else [])]:
         user.start()
     try:
         yield result
     finally:
-        for user in users:
+        for user in [*users, *([printer] if printer else [])]:
             user.stop.set()
-        for user in users:
+        for user in [*users, *([printer] if printer else [])]:
             user.join()
         seconds = time.monotonic() - started
         timings = sorted(t for user in users for t in user.timings)
@@ -271,6 +278,9 @@ def page_mix(port: int, sessions: list[HttpSession], paths: list[str]) -> Iterat
             p95_ms=round(1000 * _quantile(timings, 0.95), 1),
             errors=sum(user.errors for user in users),
         )
+        if printer is not None:
+            result["pdfs"] = len(printer.timings)
+            result["pdf_p50_ms"] = round(1000 * _quantile(printer.timings, 0.5), 1)
 
 
 def _quantile(values: list[float], q: float) -> float:
@@ -431,6 +441,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         reader = Reader(streams)
         reader.start()
+        print(f"• light page mix, {len(streams)} idle streams open: {args.mix_seconds} s …")
+        with page_mix(pages.port, mix_sessions, paths) as idle:
+            time.sleep(args.mix_seconds)
+        result["mix_with_idle_streams"] = idle
         by_assessment: dict[int, list[Stream]] = {}
         for stream in streams:
             if stream.assessment is not None:
@@ -494,6 +508,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         print(f"  {result['delivery']}", flush=True)
         for stream in [*warm, *streams]:
             stream.sock.close()
+        if args.compare_seconds:
+            pdf = f"/portfolios/{scenario.portfolio_id}/preparer-la-rencontre.pdf"
+            print(f"• page mix + a PDF in flight, gthread: {args.compare_seconds} s …", flush=True)
+            with page_mix(pages.port, mix_sessions, paths, pdf) as on_gthread:
+                time.sleep(args.compare_seconds)
+            result["pdf_mix_gthread"] = on_gthread
+    if args.compare_seconds:
+        # The same pages served by gevent workers (what `make run` does): 2 processes too.
+        with serve("gunicorn_streams.conf.py", url, redis_url, prefix, stream_workers=2) as alone:
+            base = f"http://127.0.0.1:{alone.port}"
+            teacher = sign_in(base, scenario.teacher_email, PASSWORD, paths[0])
+            print(f"• page mix + a PDF in flight, gevent: {args.compare_seconds} s …", flush=True)
+            with page_mix(alone.port, [teacher] * args.mix_users, paths, pdf) as on_gevent:
+                time.sleep(args.compare_seconds)
+            result["pdf_mix_gevent"] = on_gevent
+            with page_mix(alone.port, [teacher] * args.mix_users, paths) as plain_gevent:
+                time.sleep(args.mix_seconds)
+            result["mix_gevent"] = plain_gevent
     result["load_after"] = round(os.getloadavg()[0], 1)
     return result
 
@@ -501,6 +533,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def write_markdown(result: dict[str, Any]) -> str:
     s, d = result["streams"], result["delivery"]
     before, during = result["mix_without_streams"], result["mix_with_streams"]
+    idle = result["mix_with_idle_streams"]
     lines = [
         f"# Live streams benchmark ({result['date']})",
         "",
@@ -528,8 +561,29 @@ def write_markdown(result: dict[str, Any]) -> str:
         f"| stream server CPU while ratings flow | {d['stream_server_cpu_s_per_s']} core | |",
         f"| light page mix, {before['users']} users, no streams | {before['req_per_s']} req/s, "
         f"p50 {before['p50_ms']} ms, p95 {before['p95_ms']} ms, {before['errors']} errors | |",
+        f"| same mix, {s['open']} streams open and idle (pings) | {idle['req_per_s']} req/s, "
+        f"p50 {idle['p50_ms']} ms, p95 {idle['p95_ms']} ms, {idle['errors']} errors | |",
         f"| same mix, {s['open']} streams open, ratings flowing | {during['req_per_s']} req/s, "
         f"p50 {during['p50_ms']} ms, p95 {during['p95_ms']} ms, {during['errors']} errors | |",
+    ]
+    if "pdf_mix_gevent" in result:
+        gt, ge, plain = result["pdf_mix_gthread"], result["pdf_mix_gevent"], result["mix_gevent"]
+        lines += [
+            "",
+            "Why the pages stay on gthread: the same light mix on 2 processes of each worker "
+            "class, without and with one more user downloading a PDF (Préparer la rencontre) "
+            "again and again.",
+            "",
+            "| worker class for the pages | mix alone | mix with a PDF in flight | PDFs |",
+            "|---|---|---|---|",
+            f"| gthread (gunicorn.conf.py) | {before['req_per_s']} req/s, p95 "
+            f"{before['p95_ms']} ms | {gt['req_per_s']} req/s, p95 {gt['p95_ms']} ms | "
+            f"{gt['pdfs']}, p50 {gt['pdf_p50_ms']} ms |",
+            f"| gevent (gunicorn_streams.conf.py) | {plain['req_per_s']} req/s, p95 "
+            f"{plain['p95_ms']} ms | {ge['req_per_s']} req/s, p95 {ge['p95_ms']} ms | "
+            f"{ge['pdfs']}, p50 {ge['pdf_p50_ms']} ms |",
+        ]
+    lines += [
         "",
         "Latency is measured from the moment the tutor's save is sent to the page server until "
         "the last of the assessment's listeners has read the item's fragment from the stream "
@@ -548,6 +602,12 @@ def main() -> None:
     parser.add_argument("--pause", type=float, default=0.3, help="seconds between two saves")
     parser.add_argument("--mix-users", type=int, default=4)
     parser.add_argument("--mix-seconds", type=float, default=15)
+    parser.add_argument(
+        "--compare-seconds",
+        type=float,
+        default=15,
+        help="page mix with a PDF in flight on gthread, then on gevent workers (0: skip)",
+    )
     args = parser.parse_args()
     result = run(args)
     OUT_JSON.write_text(json.dumps(result, indent=2) + "\n")
