@@ -52,9 +52,30 @@ class Seeded:
     names: dict[str, str]
 
 
-def seeded_app(tmp: Path, **overrides: Any) -> tuple[Flask, Seeded]:
-    """An app on a fresh file SQLite database holding a committed World."""
-    url = f"sqlite:///{tmp / 'live.sqlite'}"
+def live_database_url(tmp: Path) -> str:
+    """A file SQLite database, or on PostgreSQL runs (TEST_DATABASE_URL) a sibling database
+    "<name>_live" that servers in other processes can read (created when missing)."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        return f"sqlite:///{tmp / 'live.sqlite'}"
+    from sqlalchemy import create_engine, text
+
+    base, _, name = url.rpartition("/")
+    live_name = f"{name}_live"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": live_name})
+        if not exists:
+            conn.execute(text(f'CREATE DATABASE "{live_name}"'))
+    admin.dispose()
+    return f"{base}/{live_name}"
+
+
+def seeded_app(
+    tmp: Path, database_url: str | None = None, **overrides: Any
+) -> tuple[Flask, Seeded]:
+    """An app on a fresh database (a file SQLite one by default) holding a committed World."""
+    url = database_url or f"sqlite:///{tmp / 'live.sqlite'}"
     config = _test_config(tmp, SQLALCHEMY_DATABASE_URI=url, WTF_CSRF_ENABLED=True)
     app = create_app(**(config | overrides))
     reset_schema(app)

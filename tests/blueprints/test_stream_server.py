@@ -1,5 +1,7 @@
 """The stream server (gunicorn_streams.conf.py: the same app on gevent workers) beside the page
-server (gunicorn.conf.py: gthread), sharing Redis, as in production behind the proxy.
+server (gunicorn.conf.py: gthread), sharing Redis, as in production behind the proxy; on a file
+SQLite database, or on PostgreSQL runs on "<TEST_DATABASE_URL's name>_live" (psycopg under
+gevent).
 
 Bounded: 200 streams, a few seconds. bench/streams.py opens 1,000 and measures."""
 
@@ -16,7 +18,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.live_servers import Client, gunicorn_server, seeded_app
+from app.extensions import db as _db
+from tests.live_servers import Client, gunicorn_server, live_database_url, seeded_app
 
 REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 STREAMS = 200
@@ -50,7 +53,7 @@ def _csrf(page: str) -> str:
 @pytest.mark.slow
 @requires_redis
 def test_two_hundred_streams_hold_no_thread_each_and_all_get_the_rating(tmp_path: Path) -> None:
-    _app, seeded = seeded_app(tmp_path)
+    app, seeded = seeded_app(tmp_path, live_database_url(tmp_path))
     prefix = f"passerelle-streams-{uuid.uuid4().hex[:8]}:"
     env = {"LIVE_REDIS_PREFIX": prefix}
     tmp, url = tmp_path, seeded.database_url
@@ -113,3 +116,5 @@ def test_two_hundred_streams_hold_no_thread_each_and_all_get_the_rating(tmp_path
             with contextlib.suppress(OSError):
                 assert stream.readline() in ("", ": ping\n", "\n")
             stream.close()
+    with app.app_context():
+        _db.engine.dispose()  # the sibling PostgreSQL database is reset by the next run
