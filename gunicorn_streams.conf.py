@@ -18,6 +18,7 @@ GUNICORN_STREAMS_CONNECTIONS (open connections per worker, 4000); the rest as gu
 """
 
 import os
+import resource
 import runpy
 from pathlib import Path
 
@@ -32,6 +33,13 @@ worker_class = "gevent"
 # workers (with REDIS_URL) only if its CPU, the rendering of events, becomes the limit.
 workers = int(os.environ.get("GUNICORN_STREAMS_WORKERS") or 1)
 worker_connections = int(os.environ.get("GUNICORN_STREAMS_CONNECTIONS", "4000"))
+# Each stream is a socket: lift the soft limit of open files (often 1,024) towards the hard one,
+# for the workers forked from here.
+_soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+_wanted = worker_connections + 256
+if _soft != resource.RLIM_INFINITY and _soft < _wanted:
+    _ceiling = _wanted if _hard == resource.RLIM_INFINITY else min(_hard, _wanted)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(_soft, _ceiling), _hard))
 # A stream that ends leaves its connection idle; a stopping worker waits for idle connections
 # to time out before it exits, so keep this short (a browser opens a new one to reconnect).
 keepalive = 2

@@ -442,8 +442,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         reader = Reader(streams)
         reader.start()
         print(f"• light page mix, {len(streams)} idle streams open: {args.mix_seconds} s …")
+        cpu_idle = live.cpu_seconds()
         with page_mix(pages.port, mix_sessions, paths) as idle:
             time.sleep(args.mix_seconds)
+        idle["stream_server_cpu_s_per_s"] = round(
+            (live.cpu_seconds() - cpu_idle) / idle["seconds"], 3
+        )
         result["mix_with_idle_streams"] = idle
         by_assessment: dict[int, list[Stream]] = {}
         for stream in streams:
@@ -558,7 +562,8 @@ def write_markdown(result: dict[str, Any]) -> str:
         f"| of which: answer → last listener (Redis, stream server) | p50 "
         f"{d['after_answer_p50_ms']} ms, p95 {d['after_answer_p95_ms']} ms | |",
         f"| fragments sent to streams of other pages | {d['parts_on_period_views']} | 0 |",
-        f"| stream server CPU while ratings flow | {d['stream_server_cpu_s_per_s']} core | |",
+        f"| stream server CPU, streams idle / while ratings flow | "
+        f"{idle['stream_server_cpu_s_per_s']} / {d['stream_server_cpu_s_per_s']} core | |",
         f"| light page mix, {before['users']} users, no streams | {before['req_per_s']} req/s, "
         f"p50 {before['p50_ms']} ms, p95 {before['p95_ms']} ms, {before['errors']} errors | |",
         f"| same mix, {s['open']} streams open and idle (pings) | {idle['req_per_s']} req/s, "
