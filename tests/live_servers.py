@@ -34,6 +34,7 @@ from tests import factories
 from tests.conftest import _test_config, preload_frameworks, reset_schema
 
 GUNICORN = Path(sys.executable).parent / "gunicorn"
+LIVE_SECRET = "live-test-secret"  # the servers' SECRET_KEY (a cookie of one opens the other)
 
 
 def free_port() -> int:
@@ -173,7 +174,7 @@ def gunicorn_server(
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
-        "SECRET_KEY": "live-test-secret",
+        "SECRET_KEY": LIVE_SECRET,
         "SESSION_COOKIE_SECURE": "0",
         "PASSERELLE_INSTANCE": str(tmp),
         "REDIS_URL": redis_url or "",
