@@ -122,7 +122,7 @@ def test_two_hundred_streams_hold_no_thread_each_and_all_get_the_rating(tmp_path
             assert name == "parts"
             assert 'id="item-engagement"' in html and "3 sur 4" in html
         elapsed = time.monotonic() - saved
-        assert elapsed < 10, f"{STREAMS} listeners served in {elapsed:.1f} s"
+        assert elapsed < 30, f"{STREAMS} listeners served in {elapsed:.1f} s"  # one render each
 
         # A graceful stop (deploy, restart) ends the open streams at once instead of waiting
         # for its timeout; browsers reconnect by themselves.
