@@ -74,7 +74,7 @@ bench: install
 	$(MAKE) bench-streams
 
 # Live streams (bench/streams.py): 1,000 SSE streams on the stream server (gevent) beside the
-# page server (gthread) sharing Redis (REDIS_URL, default redis://127.0.0.1:6379/0): memory per
+# page server (gthread) sharing Redis (REDIS_URL, else a redis-server of its own): memory per
 # stream, rating → listeners latency, a light page mix → bench/streams.json + bench/streams.md.
 .PHONY: bench-streams
 bench-streams: install

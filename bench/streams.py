@@ -10,7 +10,8 @@ Writes bench/streams.json and bench/streams.md. Bounded: about three minutes on 
 
     python -m bench.streams [--streams 1000] [--saves 60] [--mix-seconds 15]
 
-Needs Redis (REDIS_URL, default redis://127.0.0.1:6379/0; a channel prefix of its own).
+Uses Redis at REDIS_URL (default redis://127.0.0.1:6379/0, with a channel prefix of its own), or
+starts a redis-server of its own when that one does not answer.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import os
 import re
 import resource
 import selectors
+import shutil
 import signal
 import socket
 import statistics
@@ -140,6 +142,44 @@ def serve(
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
         log.close()
+
+
+@contextmanager
+def redis_url_for_bench() -> Iterator[str]:
+    """REDIS_URL (default redis://127.0.0.1:6379/0) when it answers, else a redis-server of
+    our own on a free 127.0.0.1 port for the length of the run."""
+    import redis
+
+    url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+        yield url
+        return
+    except redis.RedisError:
+        pass
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError(f"Redis unreachable at {url} and no redis-server to start")
+    port = free_port()
+    process = subprocess.Popen(  # noqa: S603 — the system's redis-server, fixed arguments
+        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        own = f"redis://127.0.0.1:{port}/0"
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                redis.Redis.from_url(own, socket_connect_timeout=1).ping()
+                break
+            except redis.RedisError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        yield own
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 # --- streams ------------------------------------------------------------------------------------
@@ -362,11 +402,10 @@ def save_rating(port: int, session: HttpSession, target: Target, key: str, value
     return response.status
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def run(args: argparse.Namespace, redis_url: str) -> dict[str, Any]:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     needed = 2 * args.streams + 500  # our sockets and, inherited, the stream server's
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, needed)), hard))
-    redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
     prefix = f"passerelle-bench-{uuid.uuid4().hex[:8]}:"
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{SQLITE}"
@@ -614,7 +653,8 @@ def main() -> None:
         help="page mix with a PDF in flight on gthread, then on gevent workers (0: skip)",
     )
     args = parser.parse_args()
-    result = run(args)
+    with redis_url_for_bench() as redis_url:
+        result = run(args, redis_url)
     OUT_JSON.write_text(json.dumps(result, indent=2) + "\n")
     OUT_MD.write_text(write_markdown(result))
     print(OUT_MD.read_text())
