@@ -29,7 +29,7 @@ globals().update({k: v for k, v in _base.items() if not k.startswith("_")})
 
 bind = os.environ.get("GUNICORN_STREAMS_BIND", "127.0.0.1:5001")
 worker_class = "gevent"
-# One process holds the streams of a whole school (bench: 1,000 streams, a few KB each); add
+# One process holds the streams of a whole school (bench: 1,000 streams, ~33 KB each); add
 # workers (with REDIS_URL) only if its CPU, the rendering of events, becomes the limit.
 workers = int(os.environ.get("GUNICORN_STREAMS_WORKERS") or 1)
 worker_connections = int(os.environ.get("GUNICORN_STREAMS_CONNECTIONS", "4000"))

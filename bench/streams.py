@@ -551,6 +551,11 @@ def run(args: argparse.Namespace, redis_url: str) -> dict[str, Any]:
         print(f"  {result['delivery']}", flush=True)
         for stream in [*warm, *streams]:
             stream.sock.close()
+        time.sleep(2)
+        print(f"• light page mix, streams closed again: {args.mix_seconds} s …", flush=True)
+        with page_mix(pages.port, mix_sessions, paths) as after:
+            time.sleep(args.mix_seconds)
+        result["mix_after_streams"] = after
         if args.compare_seconds:
             pdf = f"/portfolios/{scenario.portfolio_id}/preparer-la-rencontre.pdf"
             print(f"• page mix + a PDF in flight, gthread: {args.compare_seconds} s …", flush=True)
@@ -576,7 +581,7 @@ def run(args: argparse.Namespace, redis_url: str) -> dict[str, Any]:
 def write_markdown(result: dict[str, Any]) -> str:
     s, d = result["streams"], result["delivery"]
     before, during = result["mix_without_streams"], result["mix_with_streams"]
-    idle = result["mix_with_idle_streams"]
+    idle, after = result["mix_with_idle_streams"], result["mix_after_streams"]
     lines = [
         f"# Live streams benchmark ({result['date']})",
         "",
@@ -607,6 +612,8 @@ def write_markdown(result: dict[str, Any]) -> str:
         f"p50 {before['p50_ms']} ms, p95 {before['p95_ms']} ms, {before['errors']} errors | |",
         f"| same mix, {s['open']} streams open and idle (pings) | {idle['req_per_s']} req/s, "
         f"p50 {idle['p50_ms']} ms, p95 {idle['p95_ms']} ms, {idle['errors']} errors | |",
+        f"| same mix, streams closed again (the machine's drift) | {after['req_per_s']} req/s, "
+        f"p50 {after['p50_ms']} ms, p95 {after['p95_ms']} ms, {after['errors']} errors | |",
         f"| same mix, {s['open']} streams open, ratings flowing | {during['req_per_s']} req/s, "
         f"p50 {during['p50_ms']} ms, p95 {during['p95_ms']} ms, {during['errors']} errors | |",
     ]
