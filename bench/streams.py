@@ -612,10 +612,10 @@ def write_markdown(result: dict[str, Any]) -> str:
         f"p50 {before['p50_ms']} ms, p95 {before['p95_ms']} ms, {before['errors']} errors | |",
         f"| same mix, {s['open']} streams open and idle (pings) | {idle['req_per_s']} req/s, "
         f"p50 {idle['p50_ms']} ms, p95 {idle['p95_ms']} ms, {idle['errors']} errors | |",
-        f"| same mix, streams closed again (the machine's drift) | {after['req_per_s']} req/s, "
-        f"p50 {after['p50_ms']} ms, p95 {after['p95_ms']} ms, {after['errors']} errors | |",
         f"| same mix, {s['open']} streams open, ratings flowing | {during['req_per_s']} req/s, "
         f"p50 {during['p50_ms']} ms, p95 {during['p95_ms']} ms, {during['errors']} errors | |",
+        f"| same mix, streams closed again (the machine's drift) | {after['req_per_s']} req/s, "
+        f"p50 {after['p50_ms']} ms, p95 {after['p95_ms']} ms, {after['errors']} errors | |",
     ]
     if "pdf_mix_gevent" in result:
         gt, ge, plain = result["pdf_mix_gthread"], result["pdf_mix_gevent"], result["mix_gevent"]
