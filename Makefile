@@ -21,11 +21,13 @@ migrate: install
 	$(BIN)/flask db upgrade
 
 # The local demo runs over plain http://127.0.0.1, so its session cookie cannot be Secure.
+# One gevent process serves the pages and the live streams (a stream is a greenlet, not a
+# thread) without Redis; production splits them behind the proxy (README, "Production").
 run: export SESSION_COOKIE_SECURE ?= 0
 run: migrate
 	$(BIN)/flask demo load --if-empty
 	$(BIN)/flask demo logins
-	$(BIN)/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) 'app:create_app()'
+	$(BIN)/gunicorn -c gunicorn_streams.conf.py --bind $(HOST):$(PORT) 'app:create_app()'
 
 demo: migrate
 	$(BIN)/flask demo load --reset
@@ -84,6 +86,14 @@ security: install $(SECSTAMP)
 # apt-get install -y wrk), documents and asset sizes → bench/results.json + bench/results.md.
 bench: install
 	$(BIN)/python -m bench.run
+	$(MAKE) bench-streams
+
+# Live streams (bench/streams.py): 1,000 SSE streams on the stream server (gevent) beside the
+# page server (gthread) sharing Redis (REDIS_URL, else a redis-server of its own): memory per
+# stream, rating → listeners latency, a light page mix → bench/streams.json + bench/streams.md.
+.PHONY: bench-streams
+bench-streams: install
+	$(BIN)/python -m bench.streams
 
 # Lighthouse 12.2.3 (mobile preset, CHROME_PATH=/usr/bin/chromium) on the login page, the period
 # view and the assessment page; installs it into bench/node_modules on first use (npm).

@@ -1,11 +1,12 @@
-"""Gunicorn settings for Passerelle (`gunicorn -c gunicorn.conf.py`).
+"""Gunicorn settings for Passerelle's pages (`gunicorn -c gunicorn.conf.py`).
 
-Live updates keep one server-sent-events stream open per open period view or assessment, and
-a stream occupies one worker thread for as long as the page stays open. Threaded workers
-(gthread) make that cheap: a stream waits on a queue without holding a database connection,
-and the other threads keep serving ordinary requests. Size `threads` for the streams you
-expect plus the requests in flight; with several workers set REDIS_URL so that an event
-published by one process reaches the streams held by the others.
+Threaded workers (gthread) for the pages: a CPU-heavy request (a PDF, the grid) shares the
+process with the others instead of stopping them. The live-update streams are served by
+gunicorn_streams.conf.py (gevent: a stream is a greenlet, not a thread), which the reverse
+proxy routes /events/ to, both sharing REDIS_URL. Should a stream reach this server anyway
+(no proxy rule), it holds one thread for as long as its page stays open, without a database
+connection; `threads` leaves room for a few. With several workers set REDIS_URL so that an
+event published by one process reaches the streams held by the others.
 
 Environment: GUNICORN_BIND (default 127.0.0.1:5000), GUNICORN_WORKERS (2 with REDIS_URL, else 1),
 GUNICORN_THREADS (64), GUNICORN_ACCESS_LOG (unset: no access log; "-" for stdout).

@@ -34,6 +34,7 @@ from tests import factories
 from tests.conftest import _test_config, preload_frameworks, reset_schema
 
 GUNICORN = Path(sys.executable).parent / "gunicorn"
+LIVE_SECRET = "live-test-secret"  # the servers' SECRET_KEY (a cookie of one opens the other)
 
 
 def free_port() -> int:
@@ -52,9 +53,30 @@ class Seeded:
     names: dict[str, str]
 
 
-def seeded_app(tmp: Path, **overrides: Any) -> tuple[Flask, Seeded]:
-    """An app on a fresh file SQLite database holding a committed World."""
-    url = f"sqlite:///{tmp / 'live.sqlite'}"
+def live_database_url(tmp: Path) -> str:
+    """A file SQLite database, or on PostgreSQL runs (TEST_DATABASE_URL) a sibling database
+    "<name>_live" that servers in other processes can read (created when missing)."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        return f"sqlite:///{tmp / 'live.sqlite'}"
+    from sqlalchemy import create_engine, text
+
+    base, _, name = url.rpartition("/")
+    live_name = f"{name}_live"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": live_name})
+        if not exists:
+            conn.execute(text(f'CREATE DATABASE "{live_name}"'))
+    admin.dispose()
+    return f"{base}/{live_name}"
+
+
+def seeded_app(
+    tmp: Path, database_url: str | None = None, **overrides: Any
+) -> tuple[Flask, Seeded]:
+    """An app on a fresh database (a file SQLite one by default) holding a committed World."""
+    url = database_url or f"sqlite:///{tmp / 'live.sqlite'}"
     config = _test_config(tmp, SQLALCHEMY_DATABASE_URI=url, WTF_CSRF_ENABLED=True)
     app = create_app(**(config | overrides))
     reset_schema(app)
@@ -134,13 +156,17 @@ def gunicorn_server(
     threads: int | None = None,
     redis_url: str | None = None,
     extra_env: dict[str, str] | None = None,
+    streams: bool = False,
 ) -> Iterator[Gunicorn]:
+    """gunicorn.conf.py (gthread), or with `streams` gunicorn_streams.conf.py (gevent)."""
     port = free_port()
+    conf = BASE_DIR / ("gunicorn_streams.conf.py" if streams else "gunicorn.conf.py")
     request_log = tmp / f"requests-{port}.log"
     request_log.touch()
     config = tmp / f"gunicorn-{port}.conf.py"
     config.write_text(
-        f"exec(open({str(BASE_DIR / 'gunicorn.conf.py')!r}).read())\n\n"
+        f"__file__ = {str(conf)!r}\n"
+        "exec(open(__file__).read())\n\n"
         "def pre_request(worker, req):\n"
         f"    with open({str(request_log)!r}, 'a') as log:\n"
         "        log.write(f'{worker.pid} {req.method} {req.path}\\n')\n"
@@ -148,12 +174,14 @@ def gunicorn_server(
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
-        "SECRET_KEY": "live-test-secret",
+        "SECRET_KEY": LIVE_SECRET,
         "SESSION_COOKIE_SECURE": "0",
         "PASSERELLE_INSTANCE": str(tmp),
         "REDIS_URL": redis_url or "",
         "GUNICORN_BIND": f"127.0.0.1:{port}",
         "GUNICORN_WORKERS": str(workers),
+        "GUNICORN_STREAMS_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_STREAMS_WORKERS": str(workers),
     }
     if threads is not None:
         env["GUNICORN_THREADS"] = str(threads)
@@ -179,7 +207,7 @@ def gunicorn_server(
 def _wait_until_up(
     url: str, process: subprocess.Popen[bytes], output: Path, workers: int, log: Path
 ) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # a busy CI machine imports the app slowly in each worker
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"gunicorn exited:\n{output.read_text()}")

@@ -144,6 +144,7 @@ def test_two_gunicorn_workers_deliver_through_redis(
         workers=2,
         redis_url=REDIS_URL,
         extra_env={"LIVE_REDIS_PREFIX": prefix},
+        streams=True,  # gunicorn_streams.conf.py (gevent), what `make run` serves pages with
     ) as server:
         # Teachers' pages until streams are held by both worker processes, so that whichever
         # worker takes the learner's save, another process must relay it through Redis.
