@@ -11,6 +11,7 @@ attempt (after a sign-in again for a 401)."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import random
@@ -55,7 +56,11 @@ class Http:
         self.cookies: dict[str, str] = {}
 
     def request(
-        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Answer:
         connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
         try:
@@ -177,6 +182,7 @@ class Device:
     history: list[dict[str, Any]] = field(default_factory=list)  # wire changes acknowledged
     http: Http = field(init=False)
     signed_in: bool = False
+    latencies: list[tuple[int, float]] = field(default_factory=list)  # (status, s) per POST
 
     def __post_init__(self) -> None:
         self.http = Http(self.base)
@@ -236,8 +242,10 @@ class Device:
         }
         with self.ledger.lock:
             self.ledger.posts += 1
+        began = time.monotonic()
         try:
             answer = self.http.request("POST", "/api/sync", body, headers)
+            self.latencies.append((answer.status, time.monotonic() - began))
         except TimeoutError:
             self.ledger.count("timeout")
             return None
@@ -346,7 +354,9 @@ class Device:
         if token is None:
             return
         original = self.rng.choice(self.history)
-        forged = dict(original, value=self.rng.choice([v for v in levels if v != original["value"]]))
+        forged = dict(
+            original, value=self.rng.choice([v for v in levels if v != original["value"]])
+        )
         answer = self.post(token, [forged])
         body = answer.json() if answer is not None else None
         if answer is None or answer.status != 200 or not isinstance(body, dict):
@@ -405,10 +415,8 @@ class Listener(threading.Thread):
     def run(self) -> None:
         self.http.login(self.email)
         while not self.stop.is_set():
-            try:
+            with contextlib.suppress(OSError, http.client.HTTPException, EOFError):
                 self._stream()
-            except (OSError, http.client.HTTPException, EOFError):
-                pass
             if self.stop.is_set():
                 return
             self.breaks += 1

@@ -78,7 +78,9 @@ class Postgres:
         command = [str(self.bin / args[0]), *args[1:]]
         if self.as_user:
             command = ["runuser", "-u", self.as_user, "--", *command]
-        done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+        done = subprocess.run(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False
+        )
         if done.returncode:
             raise RuntimeError(f"{args[0]} failed: {done.stderr.decode(errors='replace')}")
 
@@ -156,13 +158,16 @@ exec(open({conf!r}).read())
 
 import time as _chaos_time
 
-def pre_request(worker, req):
+def _chaos_log(kind, worker, req):
     with open({log!r}, "a") as log:
-        log.write(f"start {{worker.pid}} {{_chaos_time.monotonic():.4f}} {{req.method}} {{req.path}}\\n")
+        moment = _chaos_time.monotonic()
+        log.write(f"{{kind}} {{worker.pid}} {{moment:.4f}} {{req.method}} {{req.path}}\\n")
+
+def pre_request(worker, req):
+    _chaos_log("start", worker, req)
 
 def post_request(worker, req, environ, resp):
-    with open({log!r}, "a") as log:
-        log.write(f"end {{worker.pid}} {{_chaos_time.monotonic():.4f}} {{req.method}} {{req.path}}\\n")
+    _chaos_log("end", worker, req)
 """
 
 
@@ -212,10 +217,12 @@ class Gunicorn:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited:\n{self.output.read_text()}")
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:
-                    if response.status == 200 and len(self.worker_pids()) >= self.workers:
-                        return
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response,
+            ):
+                if response.status == 200 and len(self.worker_pids()) >= self.workers:
+                    return
             time.sleep(0.1)
         raise RuntimeError(f"gunicorn did not start:\n{self.output.read_text()}")
 
@@ -364,7 +371,9 @@ class DropProxy:
                     self.dropped += 1
                     self.dropped_statuses.append(status)
                 # RST instead of FIN: the device sees the connection broken, no answer.
-                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                client.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+                )
         except OSError:
             pass
         finally:

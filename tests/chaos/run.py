@@ -1,7 +1,7 @@
 """`make chaos`: the full storm against gunicorn (2 workers), PostgreSQL and Redis, all started
 here on free ports, with every fault; prints one summary line and exits 1 on any problem.
 
-    .venv/bin/python -m tests.chaos.run [--changes 2000] [--devices 20] [--seconds 90]
+    .venv/bin/python -m tests.chaos.run [--changes 2200] [--devices 20] [--seconds 90]
                                         [--sqlite] [--no-browser] [--keep]
 """
 
@@ -20,7 +20,7 @@ from tests.chaos.storm import Plan, Storm
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--changes", type=int, default=2000)
+    parser.add_argument("--changes", type=int, default=2200)
     parser.add_argument("--devices", type=int, default=20)
     parser.add_argument("--assessments", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=90)
@@ -51,7 +51,11 @@ def main(argv: list[str] | None = None) -> int:
         storm.stop()
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
-    details = {k: v for k, v in report.figures.items() if k in ("statuses", "dropped_statuses")}
+    details = {
+        k: v
+        for k, v in report.figures.items()
+        if k in ("statuses", "dropped_statuses", "phases", "unavailable")
+    }
     print(f"chaos: details {json.dumps(details)}")
     for problem in report.problems:
         print(f"chaos: PROBLEM {problem}")

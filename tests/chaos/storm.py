@@ -32,7 +32,7 @@ from tests.chaos.world import School, seed
 class Plan:
     devices: int = 20
     assessments: int = 10
-    changes: int = 2000  # changes made by the devices, at least
+    changes: int = 2200  # changes made by the devices (some replaced before sending)
     seconds: float = 90  # the storm is paced over about this long
     collisions: int = 30
     via_proxy: int = 4  # devices whose network loses every `drop_every`-th answer
@@ -92,18 +92,28 @@ class Storm:
 
     # --- the world ---------------------------------------------------------------------
 
+    def _phase(self, name: str) -> None:
+        now = time.monotonic()
+        phases = self.report.figures.setdefault("phases", {})
+        phases[name] = round(now - getattr(self, "_phase_at", now), 1)
+        self._phase_at = now
+
     def start(self) -> None:
+        self._phase_at = time.monotonic()
         if self.plan.database == "postgresql":
             self.postgres = Postgres(self.root / "pg")
             self.postgres.init()
             url = self.postgres.url
         else:
             url = f"sqlite:///{self.root / 'chaos.sqlite'}"
+        self._phase("database")
         self.school = seed(self.root, url, self.plan.assessments)
+        self._phase("seed")
         self.redis.start()
         self.gunicorn = Gunicorn(self.root, url, self.redis.url, workers=2)
         self.gunicorn.start()
         self.proxy = DropProxy(self.gunicorn.port, self.plan.drop_every)
+        self._phase("gunicorn")
 
     def stop(self) -> None:
         for listener in self.listeners:
@@ -178,7 +188,7 @@ class Storm:
             time.sleep(wait * rng.uniform(0.5, 1.5))
 
     def _collide(self, device: Device, collision: tuple[Device, Device, int, str]) -> None:
-        teacher, tutor, assessment_id, key = collision
+        teacher, _tutor, assessment_id, key = collision
         # Both made offline, minutes apart on their devices; values differ.
         index = self.collisions.index(collision)
         minutes = 10 if device is teacher else 20 - (index % 2) * 15  # either may be later
@@ -234,6 +244,7 @@ class Storm:
             listener.start()
             self.listeners.append(listener)
         self._await(lambda: all(listener.connects for listener in self.listeners), 30)
+        self._phase("listeners")
         self._make_devices()
         quota = -(-self.plan.changes // self.plan.devices)
         deadline = time.monotonic() + self.plan.seconds * 3 + self.plan.redis_outage + 60
@@ -251,6 +262,7 @@ class Storm:
             browser = self._browser_round()
         for thread in threads:
             thread.join()
+        self._phase("storm")
         faults.join(timeout=60)
         for device in self.devices:  # what is left (a device stopped by the deadline)
             for _ in range(10):
@@ -258,12 +270,15 @@ class Storm:
                     break
                 time.sleep(1)
         storm_seconds = time.monotonic() - start_at
+        self._phase("drain")
         self._final_state()
+        self._phase("final")
         self.report.figures["seconds"] = storm_seconds
         self.report.figures["faults"] = self.faults
         if browser is not None:
             self.report.figures["browser"] = browser
         self._check()
+        self._phase("checks")
         self.report.figures["total_seconds"] = time.monotonic() - started
         return self.report
 
@@ -355,6 +370,11 @@ class Storm:
             stored = {row[0] for row in conn.execute(text("SELECT change_uuid FROM sync_receipts"))}
         engine.dispose()
         ledger, figures, problems = self.ledger, self.report.figures, self.report.problems
+        assert self.gunicorn is not None
+        log = self.gunicorn.output.read_text(errors="replace").splitlines()
+        figures["unavailable"] = sorted(
+            {line.split(": ", 1)[-1][:120] for line in log if "database unavailable" in line}
+        )[:4]
         acked = ledger.acknowledged()
         rows_by_uuid: dict[str, list[Any]] = {}
         rows_by_item: dict[tuple[int, str], list[Any]] = {}
@@ -406,6 +426,7 @@ class Storm:
         http_500 = sum(n for s, n in ledger.statuses.items() if s.startswith("5") and s != "503")
         figures |= {
             "made": len(ledger.changes) - len(ledger.replaced),
+            "created": len(ledger.changes),
             "posts": ledger.posts,
             "replays": ledger.replays,
             "replay_mismatches": len(ledger.replay_mismatches),

@@ -1,7 +1,7 @@
-"""The school the fault suite drives: one level (Bac Pro MEE, 179 criteria), `assessments` learners each
-with a company assessment, two rating teachers, one tutor per two learners, and an observer
-teacher whose live streams watch every assessment (they never write, so no event of the storm
-is an echo for them). Users have the password `tests.factories.PASSWORD`."""
+"""The school the fault suite drives: one level (Bac Pro MEE, 179 criteria), `assessments`
+learners each with a company assessment, two rating teachers, one tutor per two learners, and
+an observer teacher whose live streams watch every assessment (they never write, so no event
+of the storm is an echo for them). Users have the password `tests.factories.PASSWORD`."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from app import create_app
 from app.extensions import db
 from app.models import Criterion, Level
 from tests import factories
-from tests.conftest import _test_config, preload_frameworks, reset_schema
+from tests.conftest import _test_config, reset_schema
 
 
 @dataclass
@@ -41,8 +41,10 @@ def seed(tmp: Path, database_url: str, assessments: int = 10) -> School:
     config = _test_config(tmp, SQLALCHEMY_DATABASE_URI=database_url)
     app = create_app(**config)
     reset_schema(app)
-    preload_frameworks(app)
     with app.app_context():
+        from app.services.frameworks import SHIPPED_DIR, import_framework_files
+
+        import_framework_files([SHIPPED_DIR / "bac-pro-mee.yaml"])  # the only one used here
         original = factories.Factory._person
 
         def _with_password(self: factories.Factory, cls: type, **kw: Any) -> Any:
@@ -87,9 +89,7 @@ def seed(tmp: Path, database_url: str, assessments: int = 10) -> School:
                 tutor = tutors[n // 2]
                 portfolio = f.portfolio(period, learner, tutor=tutor)
                 assessment = f.assessment(portfolio)
-                seats.append(
-                    Seat(assessment.id, portfolio.id, tutor.email, criteria, competencies)
-                )
+                seats.append(Seat(assessment.id, portfolio.id, tutor.email, criteria, competencies))
             db.session.commit()
         finally:
             factories.Factory._person = original  # type: ignore[method-assign]
