@@ -389,6 +389,7 @@ class Listener(threading.Thread):
         self.connects = 0
         self.breaks = 0
         self.refreshes = 0
+        self.refresh_reasons: dict[str, int] = {}  # the `refresh` events' data: why
         self.fragments = 0
         self.last_line = time.monotonic()
         self.seen: list[tuple[float, str]] = []  # (when, HTML: fragments and fetched pages)
@@ -452,6 +453,8 @@ class Listener(threading.Thread):
                 if line == "":
                     if name == "refresh":
                         self.refreshes += 1
+                        reason = "\n".join(data)[:40]
+                        self.refresh_reasons[reason] = self.refresh_reasons.get(reason, 0) + 1
                         self._fetch_page()
                     elif name:
                         self.fragments += 1

@@ -261,7 +261,7 @@ class Gunicorn:
             if busy:
                 pid, started = min(busy.items(), key=lambda item: item[1])
                 age = time.monotonic() - started
-                if age >= 0.02:  # inside the batch, not at its first byte
+                if age >= 0.005:  # inside the batch, not at its first byte
                     os.kill(pid, signal.SIGKILL)
                     self._await_replacement(pid)
                     return pid, age

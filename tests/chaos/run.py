@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     details = {
         k: v
         for k, v in report.figures.items()
-        if k in ("statuses", "dropped_statuses", "phases", "unavailable")
+        if k in ("statuses", "dropped_statuses", "phases", "unavailable", "refresh_reasons")
     }
     print(f"chaos: details {json.dumps(details)}")
     for problem in report.problems:

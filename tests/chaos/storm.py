@@ -322,6 +322,10 @@ class Storm:
             ),
             "reconnects": sum(max(0, listener.connects - 1) for listener in listeners),
             "resyncs": sum(listener.refreshes for listener in listeners),
+            "refresh_reasons": {
+                reason: sum(listener.refresh_reasons.get(reason, 0) for listener in listeners)
+                for reason in sorted({r for li in listeners for r in li.refresh_reasons})
+            },
             # A stream pings every 15 s: silent for longer than 20 s is a stuck stream.
             "stuck": sum(now - listener.last_line > 20 for listener in listeners),
         }

@@ -1,5 +1,5 @@
 """The short fault storm of `make test` (the full one is `make chaos`, tests/chaos/run.py):
-gunicorn with 2 workers (gunicorn.conf.py) on a file SQLite database, its own Redis, 20
+gunicorn with 2 workers (gunicorn.conf.py) on a file SQLite database, its own Redis, 10
 simulated devices sending a few hundred changes to 4 assessments through /api/sync — with a
 worker killed (-9) in the middle of a batch, Redis stopped for a few seconds, answers dropped
 after the server committed, identical replays, reused ids and same-item collisions — then the
@@ -7,6 +7,7 @@ ledger is checked against the database, and the live listeners must show the fin
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -23,7 +24,8 @@ def workdir() -> Iterator[Path]:
     user prune each other's old workdir trees, under a running server."""
     path = Path(tempfile.mkdtemp(prefix="passerelle-chaos-test-"))
     yield path
-    shutil.rmtree(path, ignore_errors=True)
+    if not os.environ.get("CHAOS_KEEP"):  # CHAOS_KEEP=1: keep the logs to look at
+        shutil.rmtree(path, ignore_errors=True)
 
 
 pytestmark = [
@@ -34,9 +36,9 @@ pytestmark = [
 
 def test_quick_storm_loses_nothing_and_applies_nothing_twice(workdir: Path) -> None:
     plan = Plan(
-        devices=20,
+        devices=10,
         assessments=4,
-        changes=300,
+        changes=250,
         seconds=10,
         collisions=8,
         via_proxy=3,
@@ -52,9 +54,9 @@ def test_quick_storm_loses_nothing_and_applies_nothing_twice(workdir: Path) -> N
     finally:
         storm.stop()
     figures = report.figures
-    print(report.line(), figures["phases"])
-    assert report.problems == [], report.line()
-    assert figures["created"] >= 300 and figures["acknowledged"] == figures["made"]
+    print(report.line(), figures["phases"], figures["refresh_reasons"])
+    assert report.problems == [], (report.line(), figures["refresh_reasons"])
+    assert figures["created"] >= 250 and figures["acknowledged"] == figures["made"]
     assert figures["lost"] == 0 and figures["applied_twice"] == 0
     assert figures["unacknowledged"] == 0 and figures["version_errors"] == 0
     assert figures["collisions_flagged"] == figures["collisions"] == 8
