@@ -1,5 +1,6 @@
 """The short fault storm of `make test` (the full one is `make chaos`, tests/chaos/run.py):
-gunicorn with 2 workers (gunicorn.conf.py) on a file SQLite database, its own Redis, 10
+gunicorn with 2 workers (gunicorn.conf.py) on a file SQLite database (on a PostgreSQL cluster
+of its own, restarted mid-storm, when TEST_DATABASE_URL is set), its own Redis, 10
 simulated devices sending a few hundred changes to 4 assessments through /api/sync — with a
 worker killed (-9) in the middle of a batch, Redis stopped for a few seconds, answers dropped
 after the server committed, identical replays, reused ids and same-item collisions — then the
@@ -15,13 +16,18 @@ from pathlib import Path
 
 import pytest
 
+from tests.chaos.harness import postgres_bin
 from tests.chaos.storm import Plan, Storm
+
+# The PostgreSQL pass of the suite (TEST_DATABASE_URL set) storms a PostgreSQL cluster of its
+# own, restarted mid-storm, rather than SQLite again; the shared test database is left alone.
+ON_POSTGRES = bool(os.environ.get("TEST_DATABASE_URL")) and postgres_bin() is not None
 
 
 @pytest.fixture
 def workdir() -> Iterator[Path]:
-    """A directory of its own, not pytest's workdir: concurrent pytest sessions of the same
-    user prune each other's old workdir trees, under a running server."""
+    """A directory of its own, not pytest's tmp_path: concurrent pytest sessions of the same
+    user prune each other's old tmp_path trees, under a running server."""
     path = Path(tempfile.mkdtemp(prefix="passerelle-chaos-test-"))
     yield path
     if not os.environ.get("CHAOS_KEEP"):  # CHAOS_KEEP=1: keep the logs to look at
@@ -42,10 +48,10 @@ def test_quick_storm_loses_nothing_and_applies_nothing_twice(workdir: Path) -> N
         seconds=10,
         collisions=8,
         via_proxy=3,
-        restart_postgres=False,
+        restart_postgres=ON_POSTGRES,
         redis_outage=3,
         browser=False,
-        database="sqlite",
+        database="postgresql" if ON_POSTGRES else "sqlite",
     )
     storm = Storm(workdir, plan)
     try:
@@ -64,5 +70,7 @@ def test_quick_storm_loses_nothing_and_applies_nothing_twice(workdir: Path) -> N
     assert figures["reuse_refused"] == figures["reuses"]
     assert any(fault.startswith("kill -9 worker mid-batch") for fault in figures["faults"])
     assert any(fault.startswith("Redis down") for fault in figures["faults"])
+    if ON_POSTGRES:
+        assert any(fault.startswith("PostgreSQL restart") for fault in figures["faults"])
     assert figures["caught_up"] == figures["listeners"] == 4 and figures["stuck"] == 0
     assert figures["http_500"] == 0

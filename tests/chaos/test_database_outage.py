@@ -21,8 +21,8 @@ from tests.conftest import _test_config, reset_schema
 
 @pytest.fixture
 def workdir() -> Iterator[Path]:
-    """A directory of its own, not pytest's workdir: concurrent pytest sessions of the same
-    user prune each other's old workdir trees, under a running server."""
+    """A directory of its own, not pytest's tmp_path: concurrent pytest sessions of the same
+    user prune each other's old tmp_path trees, under a running server."""
     path = Path(tempfile.mkdtemp(prefix="passerelle-chaos-test-"))
     yield path
     shutil.rmtree(path, ignore_errors=True)
