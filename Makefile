@@ -7,7 +7,7 @@ export FLASK_APP := app:create_app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint typecheck demo install migrate bench security lighthouse format
+.PHONY: run test lint typecheck demo install migrate bench security lighthouse format chaos
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -99,3 +99,12 @@ bench-streams: install
 # view and the assessment page; installs it into bench/node_modules on first use (npm).
 lighthouse: install
 	$(BIN)/python -m bench.lighthouse
+
+# Fault suite (tests/chaos/run.py): gunicorn (2 workers, gunicorn.conf.py), a throwaway
+# PostgreSQL cluster and Redis, all started on free ports of 127.0.0.1; 20 devices send 2,000+
+# changes through /api/sync while a worker is killed mid-batch, PostgreSQL restarts, Redis is
+# down 20 s and answers are dropped after commit; prints one summary line (see README, "Fault
+# tolerance"). Needs the PostgreSQL server binaries and redis-server (apt-get install -y
+# postgresql redis-server). `make test` runs a short version (tests/chaos/test_chaos_quick.py).
+chaos: install
+	$(BIN)/python -m tests.chaos.run

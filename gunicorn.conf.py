@@ -8,7 +8,8 @@ proxy routes /events/ to, both sharing REDIS_URL. Should a stream reach this ser
 connection; `threads` leaves room for a few. With several workers set REDIS_URL so that an
 event published by one process reaches the streams held by the others.
 
-Environment: GUNICORN_BIND (default 127.0.0.1:5000), GUNICORN_WORKERS (2 with REDIS_URL, else 1),
+Environment: GUNICORN_BIND (default 127.0.0.1:5000), GUNICORN_WORKERS (2 with REDIS_URL and
+PostgreSQL, else 1),
 GUNICORN_THREADS (64), GUNICORN_ACCESS_LOG (unset: no access log; "-" for stdout).
 """
 
@@ -18,7 +19,12 @@ from typing import Any
 wsgi_app = "app:create_app()"
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:5000")
 # Without Redis, live events stay inside the process that published them: one process then.
-workers = int(os.environ.get("GUNICORN_WORKERS") or (2 if os.environ.get("REDIS_URL") else 1))
+# On SQLite too: its one write lock is fairly shared by the threads of one process (they queue
+# in app/db_setup.py), not across processes (bench/sqlite_writers.md).
+_postgres = os.environ.get("DATABASE_URL", "").startswith("postgres")
+workers = int(
+    os.environ.get("GUNICORN_WORKERS") or (2 if os.environ.get("REDIS_URL") and _postgres else 1)
+)
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "64"))
 # Idle keep-alive connections a worker keeps besides the busy threads.

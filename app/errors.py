@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask, Response, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from app.htmx import is_fragment_request
@@ -57,6 +58,7 @@ MESSAGES = {
         "Une erreur inattendue est survenue. Réessayez ; "
         "si elle persiste, prévenez l'administrateur."
     ),
+    503: "Le service est momentanément indisponible. Réessayez dans quelques secondes.",
 }
 
 
@@ -100,6 +102,22 @@ def init_app(app: Flask) -> None:
         response = error_response(status, message)
         if status == 405 and error.get_response().headers.get("Allow"):
             response.headers["Allow"] = error.get_response().headers["Allow"]
+        return response
+
+    @app.errorhandler(OperationalError)
+    def _database_unavailable(error: OperationalError) -> Response:
+        # The database is out of reach for a moment (restarting, failing over): nothing was
+        # committed, so say so with a 503 the offline outbox retries, not a 500.
+        log.warning("database unavailable on %s %s: %s", request.method, request.path, error)
+        from app.extensions import db
+
+        try:
+            db.session.rollback()
+            response = error_response(503, code="unavailable")
+        except Exception:  # the error page itself needs the database (the signed-in user)
+            db.session.remove()
+            response = Response(MESSAGES[503], 503, mimetype="text/plain")
+        response.headers["Retry-After"] = "5"
         return response
 
     @app.errorhandler(Exception)

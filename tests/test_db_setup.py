@@ -1,14 +1,65 @@
-"""SQLite transactions (app/db_setup.py, extensions.start_writing): who takes the write lock."""
+"""SQLite connection settings (app/db_setup.py): writers in one process queue for the lock."""
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import create_engine, event, text
 
 import app.db_setup  # noqa: F401 — registers the engine listeners
+
+
+def test_writers_of_one_process_queue_instead_of_failing(tmp_path: Path) -> None:
+    """With a 1 ms busy timeout, SQLite alone refuses every writer that arrives while another
+    holds the lock ("database is locked"); queued, each waits for its turn and succeeds."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'queue.sqlite'}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE ticks (n INTEGER)"))
+    errors: list[Exception] = []
+
+    def write(n: int) -> None:
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA busy_timeout=1")
+                conn.commit()
+                conn = conn.execution_options(sqlite_begin_immediate=True)
+                with conn.begin():
+                    conn.execute(text("INSERT INTO ticks VALUES (:n)"), {"n": n})
+                    time.sleep(0.02)  # the transaction goes on while the others arrive
+        except Exception as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM ticks")) == 8
+    engine.dispose()
+
+
+def test_a_failed_write_leaves_the_queue_open(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'failed.sqlite'}")
+    immediate = engine.execution_options(sqlite_begin_immediate=True)
+    with pytest.raises(Exception, match="no such table"), immediate.begin() as conn:
+        conn.execute(text("INSERT INTO missing VALUES (1)"))
+    done = threading.Event()
+
+    def write() -> None:
+        with immediate.begin() as conn:
+            conn.execute(text("CREATE TABLE later (n INTEGER)"))
+        done.set()
+
+    threading.Thread(target=write).start()
+    assert done.wait(5), "the next writer waited for a lock nobody held"
+    engine.dispose()
 
 
 def test_a_write_request_reads_without_the_write_lock_once_committed(tmp_path: Path) -> None:

@@ -78,6 +78,7 @@ class RedisBroker:
     def _listen(self, stop: threading.Event) -> None:
         backoff = 0.5
         connected_before = False
+        told_lost = False  # the streams were told once that this outage may lose events
         while not stop.is_set():
             pubsub: Any = None
             try:
@@ -96,7 +97,7 @@ class RedisBroker:
                     if message["type"] == "psubscribe":
                         if connected_before:
                             self.local.mark_all_lost()  # events sent meanwhile are gone
-                        connected_before = True
+                        connected_before, told_lost = True, False
                         backoff = 0.5
                         self.ready.set()
                     elif message["type"] == "pmessage":
@@ -107,7 +108,9 @@ class RedisBroker:
                 if not stop.is_set():
                     log.warning("live updates: Redis listener lost, retrying in %.1fs", backoff)
                     self.ready.clear()
-                    self.local.mark_all_lost()
+                    if not told_lost:  # once per outage, not at each failed retry: every
+                        self.local.mark_all_lost()  # resync re-fetches every open page
+                        told_lost = True
                     stop.wait(backoff)
                     backoff = min(backoff * 2, 10.0)
             finally:
