@@ -112,6 +112,8 @@ def test_unsafe_request_without_a_valid_token_is_refused_and_changes_nothing(
 
     attacker_token = _token_for(app, secrets.token_hex(20))
     for label, token in (("no token", None), ("another session's token", attacker_token)):
+        # Built for each request: an uploaded file is closed once it was sent.
+        data = case.data(world) if case.data else None
         response = _send(client, case, url, data, token)
         problem = _is_refusal(response, url)
         assert problem is None, f"{case.method} {url} as {role}, {label}: {problem}"
