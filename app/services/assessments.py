@@ -38,10 +38,11 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import cached_property
 from typing import Any
 
 from flask import g
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy import func, inspect, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, contains_eager, joinedload, raiseload, selectinload
@@ -135,13 +136,20 @@ class ScaleChoice:
     def css_class(self) -> str:
         return f"s{self.position}"
 
-    @property
+    @cached_property
     def code_attr(self) -> Markup:
         """The code as an HTML attribute value: bare when it is plain letters/digits (the
         grid repeats it a thousand times), quoted and escaped otherwise."""
         if re.fullmatch(r"[A-Za-z0-9]+", self.code):
             return Markup(self.code)  # noqa: S704  # nosec B704  # letters and digits only
         return Markup('"%s"') % self.code
+
+    @cached_property
+    def radio(self) -> tuple[str, str, str, Markup]:
+        """(code_attr, position, code, escaped code): what each radio of a réglette writes,
+        escaped once per level, read at once in the template's loop (level_radios in
+        assessments/_macros.html, which autoescapes nothing else)."""
+        return str(self.code_attr), str(self.position), self.code, escape(self.code)
 
     @property
     def text(self) -> str:
