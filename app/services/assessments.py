@@ -629,8 +629,10 @@ def _current_change_id(item: AssessmentItem) -> int | None:
 
 
 def _alive(obj: object) -> bool:
-    """False for a row created in a savepoint since rolled back (it no longer exists)."""
-    return bool(inspect(obj).persistent)
+    """False for a row created in a savepoint since rolled back (it no longer exists); True
+    for a row of the session, flushed or still pending (RecordContext.deferred)."""
+    state = inspect(obj)
+    return bool(state.persistent or state.pending)
 
 
 @dataclass
@@ -652,6 +654,10 @@ class RecordContext:
     criteria: dict[int, tuple[int, int] | None] = field(default_factory=dict)  # (fw, competency)
     competencies: dict[int, int | None] = field(default_factory=dict)  # id → framework id
     scales: dict[int, list[str]] = field(default_factory=dict)  # framework id → level codes
+    # True while a sync batch applies its changes together (sync._apply_together): no
+    # savepoint or flush per change; the caller flushes once, and on any error rolls back and
+    # applies the changes one by one instead.
+    deferred: bool = False
 
     def framework_id(self, assessment: Assessment) -> int:
         if assessment.id not in self.frameworks:
@@ -718,16 +724,19 @@ class RecordContext:
         if kind == ItemKind.CRITERION and ref_id is not None:
             criterion = self._criterion(ref_id)
             competency_id = criterion[1] if criterion else None
+        item = AssessmentItem(
+            assessment_id=assessment.id,
+            item_key=key,
+            kind=kind,
+            competency_id=competency_id,
+            criterion_id=ref_id if kind == ItemKind.CRITERION else None,
+            version=0,
+        )
+        if self.deferred:
+            db.session.add(item)  # inserted by the batch's one flush
+            return item
         try:
             with db.session.begin_nested():
-                item = AssessmentItem(
-                    assessment_id=assessment.id,
-                    item_key=key,
-                    kind=kind,
-                    competency_id=competency_id,
-                    criterion_id=ref_id if kind == ItemKind.CRITERION else None,
-                    version=0,
-                )
                 db.session.add(item)
             return item
         except IntegrityError:
@@ -891,6 +900,14 @@ def record_change(
         raise AssessmentCompleted(
             "Ce bilan est complété : il ne peut plus être modifié (l'enseignant peut le rouvrir)."
         )
+    if context.deferred:
+        item = context.item_for_update(assessment, item_key, kind, ref_id)
+        result = _apply(item, user, value, device_time, change_uuid, base_version, via_sync)
+        # Pending until the batch's flush: linked to its item (a new one has no id yet) so
+        # that the flush fills item_id and the receipt reads the item.
+        result.change.item = item
+        context.changes[change_uuid] = result.change
+        return result
     try:
         with db.session.begin_nested():
             item = context.item_for_update(assessment, item_key, kind, ref_id)
