@@ -905,7 +905,8 @@ def record_change(
         result = _apply(item, user, value, device_time, change_uuid, base_version, via_sync)
         # Pending until the batch's flush: linked to its item (a new one has no id yet) so
         # that the flush fills item_id and the receipt reads the item.
-        result.change.item = item
+        if result.change is not None:
+            result.change.item = item
         context.changes[change_uuid] = result.change
         return result
     try:
