@@ -970,12 +970,52 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {doc['label']} `{_generic(doc['path'])}` | {timings} | {_kb(doc['bytes'])} KB | "
             f"{doc['queries']} |"
         )
+    lines += profile_section(BENCH_DIR)
     lines += ["", "**Budgets**:", "", "| database | budget | measured | met |", "|---|---|---|---|"]
     for b in results["budgets"]:
         lines.append(
             f"| {b['database']} | {b['budget']} | {b['measured']} | {'✅' if b['met'] else '❌'} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def profile_section(folder: Path) -> list[str]:
+    """The per-page split of bench/profile.py, before (bench/profile-before.json, the code
+    before issue 14's work) and now (bench/profile.json), when both were written."""
+    try:
+        before = json.loads((folder / "profile-before.json").read_text())
+        now = json.loads((folder / "profile.json").read_text())
+    except (OSError, ValueError):
+        return []
+    lines = [
+        "",
+        f"**Where the time goes** (`python -m bench.profile`: cProfile, {now['requests']} "
+        "requests per page; CPU = thread CPU per request without the profiler; calls = Python "
+        "function calls per request, the least noisy measure on a shared machine; the split "
+        "is the profiled time by layer: SQL = SQLAlchemy + driver (and, on PostgreSQL, the "
+        "wait for the server), Jinja = templates + jinja2 + markupsafe, Flask = Flask, "
+        f"Werkzeug, Flask-Login/WTF). Before: {before['date']}; now: {now['date']}.",
+        "",
+        "| database | page | CPU p50 ms before → now | calls before → now | statements "
+        "before → now | SQL / Jinja / Flask / app % before | SQL / Jinja / Flask / app % now |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for db_name, pages in now["databases"].items():
+        for name, page in pages.items():
+            old = before["databases"].get(db_name, {}).get(name)
+            if old is None:
+                continue
+
+            def cut(p: dict[str, Any]) -> str:
+                s = p["split_pct"]
+                return f"{s['sql']:.0f} / {s['jinja']:.0f} / {s['flask']:.0f} / {s['app']:.0f}"
+
+            lines.append(
+                f"| {db_name} | {page['label']} | {old['cpu_p50_ms']} → {page['cpu_p50_ms']} | "
+                f"{old['calls_per_request']} → {page['calls_per_request']} | "
+                f"{old['statements']} → {page['statements']} | {cut(old)} | {cut(page)} |"
+            )
+    return lines
 
 
 def _hello(t: dict[str, Any]) -> str:
