@@ -5,7 +5,13 @@ what is ours whatever the machine's speed or load."""
 
 from __future__ import annotations
 
+import importlib
+
 from flask import Flask
+
+# gunicorn.conf.py's SIGTERM handler ends the live streams of app.services.events: loaded here
+# so that the worker stops cleanly (import time only; nothing of it runs per request).
+importlib.import_module("app.services.events")
 
 app = Flask(__name__)
 
