@@ -58,12 +58,15 @@ FRAGMENT_REQUESTS = 50
 WARMUP = 5
 USERS = 16
 SYNC_BATCH = 50
-# Budgets (issue 10). KB = 1000 bytes.
+# Budgets (issues 10 and 14). KB = 1000 bytes.
 PAGE_FACTOR, PAGE_SLACK_MS = 5, 20.0
 RATING_SAVE_P95_MS = 15.0
 ASSESSMENT_PAGE_MAX_BYTES = 150_000
 JS_GZIP_MAX_BYTES = 50_000
 MIN_THROUGHPUT = 150.0
+MIX_P95_MS = 200.0  # issue 14: p95 of the mix under gunicorn
+MIX_CPU_MS = 10.0  # issue 14: server CPU per request of the mix
+SYNC_BATCH_P95_MS = 60.0  # issue 14: the 50-change sync batch on PostgreSQL
 _CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 _CSRF_INPUT = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
@@ -618,10 +621,28 @@ def measure_throughput(
     result["projected_rps"] = round(
         (os.cpu_count() or 1) * result["requests"] / max(cpu_used, 1e-9), 1
     )
+    result["hello"] = measure_hello(scenario, seconds)
+    result["hello_ratio"] = round(result["hello"]["rps"] / max(result["rps"], 1e-9), 1)
     result["users"] = USERS
     result["server"] = "gunicorn gthread, 2 processes x 16 threads"
     result["cpu_ceiling_rps"] = cpu_ceiling(probe_list, in_process)
     result["mix"] = {name: w for name, w in MIX.items() if any(p.name == name for p in probe_list)}
+    return result
+
+
+def measure_hello(scenario: Scenario, seconds: int) -> dict[str, Any]:
+    """A hello-world Flask route (bench/hello_wsgi.py) under the same gunicorn settings, users
+    and tool, right after the app's run: the machine's ceiling for this server setup."""
+    mix = [{"method": "GET", "path": "/", "htmx": False}]
+    with gunicorn(scenario.url, workers=2, threads=16, wsgi="bench.hello_wsgi:app") as server:
+        session = HttpSession(base=server.base, cookie="", csrf="")
+        runner = _run_wrk if shutil.which("wrk") else _run_python_load
+        runner(session, mix, 2)
+        cpu_before = server.cpu_seconds()
+        result = runner(session, mix, seconds)
+        cpu_used = server.cpu_seconds() - cpu_before
+    result["server_cpu_cores"] = round(cpu_used / result["seconds"], 2)
+    result["server_cpu_ms_per_request"] = round(cpu_used * 1000 / max(result["requests"], 1), 2)
     return result
 
 
@@ -742,6 +763,8 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
         for name, page in data["pages"].items():
             if name == "rating_save":
                 target, what = RATING_SAVE_P95_MS, "rating save p95 ≤ 15 ms"
+            elif name == "sync_batch":
+                target, what = SYNC_BATCH_P95_MS, f"sync batch p95 ≤ {SYNC_BATCH_P95_MS:.0f} ms"
             else:
                 target, what = limit, f"p95 ≤ 5 × /healthz p50 + 20 ms = {limit} ms"
             budgets.append(
@@ -761,6 +784,24 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "measured": f"{throughput['rps']} req/s, {throughput['errors']} errors",
                 "met": throughput["rps"] >= MIN_THROUGHPUT and throughput["errors"] == 0,
                 "over": round(MIN_THROUGHPUT - throughput["rps"], 1),
+            }
+        )
+        budgets.append(
+            {
+                "database": db_name,
+                "budget": f"mix under gunicorn p95 ≤ {MIX_P95_MS:.0f} ms",
+                "measured": f"{throughput['p95_ms']} ms",
+                "met": throughput["p95_ms"] <= MIX_P95_MS,
+                "over": round(throughput["p95_ms"] - MIX_P95_MS, 1),
+            }
+        )
+        budgets.append(
+            {
+                "database": db_name,
+                "budget": f"server CPU per request ≤ {MIX_CPU_MS:.0f} ms",
+                "measured": f"{throughput['server_cpu_ms_per_request']} ms",
+                "met": throughput["server_cpu_ms_per_request"] <= MIX_CPU_MS,
+                "over": round(throughput["server_cpu_ms_per_request"] - MIX_CPU_MS, 1),
             }
         )
     first = next(iter(results["databases"].values()))
@@ -831,6 +872,8 @@ def markdown(results: dict[str, Any]) -> str:
             limit = (
                 RATING_SAVE_P95_MS
                 if name == "rating_save"
+                else SYNC_BATCH_P95_MS
+                if name == "sync_batch"
                 else round(PAGE_FACTOR * dbs[n]["healthz"]["p50_ms"] + PAGE_SLACK_MS, 1)
             )
             budgets.append(f"{limit} {'✅' if p['p95_ms'] <= limit else '❌'}")
@@ -889,8 +932,9 @@ def markdown(results: dict[str, Any]) -> str:
         + "):",
         "",
         "| database | tool | requests | req/s | p50 (ms) | p95 (ms) | p99 (ms) | errors | "
-        "server CPU (cores) | CPU / request (ms) | projected req/s | budget ≥ 150 req/s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "server CPU (cores) | CPU / request (ms) | projected req/s | budget ≥ 150 req/s | "
+        "hello-world req/s (CPU / request) | hello-world / Passerelle |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for n in names:
         t = dbs[n]["throughput"]
@@ -899,14 +943,16 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {dbs[n]['engine']} | {t['tool']} | {t['requests']} in {t['seconds']} s | "
             f"{t['rps']} | {t['p50_ms']} | {t['p95_ms']} | {t['p99_ms']} | {t['errors']} | "
             f"{t['server_cpu_cores']} | {t['server_cpu_ms_per_request']} | {t['projected_rps']} | "
-            f"{ok} |"
+            f"{ok} | {_hello(t)} |"
         )
     lines += [
         "",
         "Server CPU = CPU time of gunicorn's processes during the run / its duration (the "
         "machine may be shared: other processes took the rest); projected req/s = cores × "
         "requests / that CPU time, what the app would serve with every core to itself "
-        "(PostgreSQL's own CPU not counted).",
+        "(PostgreSQL's own CPU not counted). Hello-world: a one-line Flask route "
+        "(bench/hello_wsgi.py) under the same gunicorn settings, users and tool, loaded right "
+        "after the mix; the ratio is how many times more requests it served.",
         "",
         "**Documents** (in-process, 3 timed runs after one warm-up):",
         "",
@@ -924,12 +970,59 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {doc['label']} `{_generic(doc['path'])}` | {timings} | {_kb(doc['bytes'])} KB | "
             f"{doc['queries']} |"
         )
+    lines += profile_section(BENCH_DIR)
     lines += ["", "**Budgets**:", "", "| database | budget | measured | met |", "|---|---|---|---|"]
     for b in results["budgets"]:
         lines.append(
             f"| {b['database']} | {b['budget']} | {b['measured']} | {'✅' if b['met'] else '❌'} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def profile_section(folder: Path) -> list[str]:
+    """The per-page split of bench/profile.py, before (bench/profile-before.json, the code
+    before issue 14's work) and now (bench/profile.json), when both were written."""
+    try:
+        before = json.loads((folder / "profile-before.json").read_text())
+        now = json.loads((folder / "profile.json").read_text())
+    except (OSError, ValueError):
+        return []
+    lines = [
+        "",
+        f"**Where the time goes** (`python -m bench.profile`: cProfile, {now['requests']} "
+        "requests per page; CPU = thread CPU per request without the profiler; calls = Python "
+        "function calls per request, the least noisy measure on a shared machine; the split "
+        "is the profiled time by layer: SQL = SQLAlchemy + driver (and, on PostgreSQL, the "
+        "wait for the server), Jinja = templates + jinja2 + markupsafe, Flask = Flask, "
+        f"Werkzeug, Flask-Login/WTF). Before: {before['date']}; now: {now['date']}.",
+        "",
+        "| database | page | CPU p50 ms before → now | calls before → now | statements "
+        "before → now | SQL / Jinja / Flask / app % before | SQL / Jinja / Flask / app % now |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for db_name, pages in now["databases"].items():
+        for name, page in pages.items():
+            old = before["databases"].get(db_name, {}).get(name)
+            if old is None:
+                continue
+
+            def cut(p: dict[str, Any]) -> str:
+                s = p["split_pct"]
+                return f"{s['sql']:.0f} / {s['jinja']:.0f} / {s['flask']:.0f} / {s['app']:.0f}"
+
+            lines.append(
+                f"| {db_name} | {page['label']} | {old['cpu_p50_ms']} → {page['cpu_p50_ms']} | "
+                f"{old['calls_per_request']} → {page['calls_per_request']} | "
+                f"{old['statements']} → {page['statements']} | {cut(old)} | {cut(page)} |"
+            )
+    return lines
+
+
+def _hello(t: dict[str, Any]) -> str:
+    hello = t.get("hello")
+    if not hello:
+        return "– | –"
+    return f"{hello['rps']} ({hello['server_cpu_ms_per_request']} ms) | {t['hello_ratio']}×"
 
 
 def _generic(path: str) -> str:

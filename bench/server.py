@@ -95,7 +95,7 @@ def gunicorn(
         log.close()
 
 
-def _wait_ready(base: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+def _wait_ready(base: str, process: subprocess.Popen[bytes], timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -230,6 +230,8 @@ def apply_batch(user: User, changes: list[Any], *, now: datetime | None = None) 
         except ChangeRefused as refused:
             parsed.append(refused)
     batch = _prepare(user, [change for change in parsed if isinstance(change, Change)])
+    if _apply_together(user, parsed, batch, result):
+        return result
     for index, (raw, change) in enumerate(zip(changes, parsed, strict=True)):
         try:
             if isinstance(change, ChangeRefused):
@@ -275,6 +277,54 @@ def _prepare(user: User, changes: list[Change]) -> _Batch:
         )
         batch.receipts = {row.change_uuid: row for row in stored}
     return batch
+
+
+def _apply_together(
+    user: User, parsed: list[Change | ChangeRefused], batch: _Batch, result: BatchResult
+) -> bool:
+    """The usual batch (assessment-item changes only, all well-formed, none seen before)
+    applied in one savepoint with one flush: the ORM then writes the items, their history and
+    the receipts in a few multi-row statements instead of three statements and two savepoints
+    per change. Any refusal or conflict (a change the server refuses, a UUID taken meanwhile)
+    rolls the whole savepoint back and returns False: the caller then applies the changes one
+    by one, each in its own savepoint, which gives every change its own answer. Returns True
+    when the batch is applied and `result` filled."""
+    changes = [change for change in parsed if isinstance(change, Change)]
+    if (
+        len(changes) < 2
+        or len(changes) != len(parsed)
+        or any(change.type != "assessment_item" for change in changes)
+        or len({change.uuid for change in changes}) != len(changes)
+        or any(change.uuid in batch.receipts for change in changes)
+    ):
+        return False
+    receipts: list[dict[str, Any]] = []
+    events: Events = []
+    savepoint = db.session.begin_nested()
+    batch.context.deferred = True
+    try:
+        for change in changes:
+            receipt, change_events = _apply_item(user, change, batch.context)
+            db.session.add(
+                SyncReceipt(
+                    change_uuid=change.uuid,
+                    user_id=user.id,
+                    payload_hash=change.payload_hash(user),
+                    receipt=receipt,
+                )
+            )
+            receipts.append(receipt)
+            events.extend(change_events)
+        db.session.flush()
+    except (IntegrityError, DomainError):
+        savepoint.rollback()
+        return False
+    finally:
+        batch.context.deferred = False
+    savepoint.commit()
+    result.receipts.extend(receipts)
+    result.events.extend(events)
+    return True
 
 
 def _stored(change_uuid: str) -> SyncReceipt | None:

@@ -1,21 +1,27 @@
-"""The criteria boxes of the framework-link grid (app/blueprints/sheets/grid_html.py)."""
+"""The criteria boxes of the framework-link grid (macros of app/templates/sheets/_criteria.html)."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 from typing import Any
 
-from app.blueprints.sheets.grid_html import criteria_boxes, folded_criteria
+from flask import Flask, get_template_attribute
+
 from app.services.framework_links import SheetSelection
 
 
-def test_boxes_are_checked_per_task_and_titles_escaped() -> None:
+def _macro(app: Flask, name: str) -> Any:
+    with app.app_context():
+        return get_template_attribute("sheets/_criteria.html", name)
+
+
+def test_boxes_are_checked_per_task_and_titles_escaped(app: Flask) -> None:
     criteria: list[Any] = [
         SimpleNamespace(id=7, title="Le câblage est <b>conforme</b> & repéré"),
         SimpleNamespace(id=8, title='Les "essais" sont faits'),
     ]
     selection = SheetSelection(criteria={(3, 8): object(), (4, 7): object()})  # type: ignore[dict-item]
-    html = str(criteria_boxes(3, criteria, selection))
+    html = str(_macro(app, "criteria_boxes")(3, criteria, selection))
     assert html.count("<li>") == 2
     assert '<input type="checkbox" id="r3-7" name="crit" value="3:7">' in html
     assert '<input type="checkbox" id="r3-8" name="crit" value="3:8" checked>' in html
@@ -24,9 +30,11 @@ def test_boxes_are_checked_per_task_and_titles_escaped() -> None:
     assert "<b>" not in html
 
 
-def test_folded_criteria_are_fetched_on_opening_or_by_a_link_without_javascript() -> None:
+def test_folded_criteria_are_fetched_on_opening_or_by_a_link_without_javascript(
+    app: Flask,
+) -> None:
     competency: Any = SimpleNamespace(id=5, criteria=[object(), object(), object()])
-    html = str(folded_criteria(9, 3, competency))
+    html = str(_macro(app, "folded_criteria")(9, 3, competency))
     url = "/fiches/9/referentiel/criteres/3/5"
     assert html.startswith(f'<details class="link-criteria" hx-get="{url}"')
     assert 'hx-trigger="toggle once"' in html and " open" not in html

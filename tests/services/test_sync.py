@@ -286,6 +286,74 @@ def test_a_batch_applies_the_valid_changes_and_reports_each_refused_one(f: Any) 
     assert _count(SyncReceipt) == 2  # refused changes leave no receipt: a fixed resend works
 
 
+def test_a_batch_of_valid_changes_lands_together_even_twice_on_a_new_item(f: Any) -> None:
+    """The usual batch is applied in one go (sync._apply_together): an item rated twice in it,
+    never rated before, gets both changes in order, each with its version and history row."""
+    w = f.world()
+    first, other = _keys(f, w, 2)
+    changes = [
+        item_change(w, first, "1", base_version=None),
+        item_change(w, other, "2", base_version=None),
+        item_change(w, first, "3", base_version=1, at=T0 + timedelta(seconds=5)),
+    ]
+    result = svc.apply_batch(w.tutor, changes)
+
+    assert result.errors == []
+    assert [(r["uuid"], r["outcome"], r["version"]) for r in result.receipts] == [
+        (changes[0]["uuid"], "applied", 1),
+        (changes[1]["uuid"], "applied", 1),
+        (changes[2]["uuid"], "applied", 2),
+    ]
+    item = _item(w, first)
+    assert item.value == "3" and item.version == 2 and not item.conflict
+    history = f.s.scalars(
+        select(AssessmentItemChange.value)
+        .where(AssessmentItemChange.item_id == item.id)
+        .order_by(AssessmentItemChange.id)
+    ).all()
+    assert history == ["1", "3"]
+    assert _count(SyncReceipt) == 3
+
+
+def test_a_change_refused_while_applying_leaves_the_others_of_its_batch_applied(f: Any) -> None:
+    """Well-formed changes, one of which the server refuses (a level outside the scale): the
+    batch falls back to one change at a time, so the others land and only that one fails."""
+    w = f.world()
+    good, bad = _keys(f, w, 2)
+    changes = [
+        item_change(w, good, "2", base_version=None),
+        item_change(w, bad, "9", base_version=None),
+        item_change(w, good, "3", base_version=1, at=T0 + timedelta(seconds=5)),
+        item_change(w, "engagement", "3", base_version=None),
+    ]
+    result = svc.apply_batch(w.teacher, changes)
+
+    assert [r["uuid"] for r in result.receipts] == [changes[i]["uuid"] for i in (0, 2, 3)]
+    assert [(e["index"], e["status"]) for e in result.errors] == [(1, 422)]
+    assert "Niveau inconnu" in result.errors[0]["message"]
+    item = _item(w, good)
+    assert item.value == "3" and item.version == 2
+    assert _item(w, "engagement").value == "3"
+    assert (
+        f.s.scalar(
+            select(AssessmentItem.id).where(
+                AssessmentItem.assessment_id == w.assessment.id, AssessmentItem.item_key == bad
+            )
+        )
+        is None
+        or _item(w, bad).value is None
+    )
+    assert _count(SyncReceipt) == 3
+    assert (
+        f.s.scalar(
+            select(func.count())
+            .select_from(AssessmentItemChange)
+            .where(AssessmentItemChange.item_id == item.id)
+        )
+        == 2
+    )
+
+
 def test_device_clock_ahead_counts_as_the_time_of_arrival(f: Any) -> None:
     w = f.world()
     key = _keys(f, w, 1)[0]

@@ -16,7 +16,6 @@ from werkzeug.wrappers import Response
 
 from app import access, htmx
 from app.blueprints.assessments.forms import ConflictForm, ItemForm, ModeForm
-from app.blueprints.assessments.grid_html import level_radios
 from app.errors import InvalidInput, NotFound
 from app.extensions import db, objects_kept_on_commit, start_writing
 from app.models import Assessment, AssessmentItem, Framework, ItemKind, Portfolio
@@ -24,7 +23,6 @@ from app.services import assessments as service
 from app.services import events
 
 bp = Blueprint("assessments", __name__)
-bp.add_app_template_global(level_radios)
 
 PAGE = "assessments/page.html"
 T = TypeVar("T")

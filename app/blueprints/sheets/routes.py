@@ -13,6 +13,7 @@ from flask import (
     Blueprint,
     abort,
     flash,
+    get_template_attribute,
     jsonify,
     make_response,
     redirect,
@@ -27,7 +28,6 @@ from werkzeug.wrappers import Response
 
 from app import access, htmx, timefmt
 from app.blueprints.sheets.forms import AttachForm, LinkForm, NewSheetForm, SheetForm, UploadForm
-from app.blueprints.sheets.grid_html import criteria_boxes, folded_criteria
 from app.errors import InvalidInput, NotFound
 from app.extensions import db, start_writing
 from app.models import ActivitySheet, Attachment
@@ -36,8 +36,6 @@ from app.services import attachments, events, framework_links, navigation
 from app.services import sheets as service
 
 bp = Blueprint("sheets", __name__)
-bp.add_app_template_global(criteria_boxes)
-bp.add_app_template_global(folded_criteria)
 
 TABS = ("contexte", "fiche", "referentiel", "annexes")
 
@@ -264,7 +262,8 @@ def link_criteria(sheet_id: int, task_id: int, competency_id: int) -> Response:
         )
     except InvalidInput:
         raise NotFound("Ces critères n'existent pas dans le référentiel de la fiche.") from None
-    return make_response(criteria_boxes(task_id, competency.criteria, selection))
+    boxes = get_template_attribute("sheets/_criteria.html", "criteria_boxes")
+    return make_response(boxes(task_id, competency.criteria, selection))
 
 
 @bp.post("/fiches/<int:sheet_id>/referentiel")
