@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import io
 import pkgutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -121,3 +122,16 @@ def app_config(app: Flask, **values: Any) -> Iterator[None]:
                 app.config.pop(key, None)
             else:
                 app.config[key] = value
+
+
+def resendable(data: Any) -> Callable[[], Any]:
+    """Form data that can be sent more than once: the test client closes an uploaded file once
+    it has sent it, so each call gives fresh file objects with the same content."""
+    if not isinstance(data, dict):
+        return lambda: data
+    files = {
+        key: (value[0].getvalue(), *value[1:])
+        for key, value in data.items()
+        if isinstance(value, tuple) and isinstance(value[0], io.BytesIO)
+    }
+    return lambda: data | {key: (io.BytesIO(raw), *rest) for key, (raw, *rest) in files.items()}

@@ -31,6 +31,7 @@ from tests.security import (
     client_for,
     db_fingerprint,
     fresh_session,
+    resendable,
 )
 
 CSRF_MESSAGE = "jeton de sécurité"
@@ -106,15 +107,13 @@ def test_unsafe_request_without_a_valid_token_is_refused_and_changes_nothing(
         case.setup(world, f)
     client = client_for(app, login_as, world, role)
     _with_csrf_secret(client)
-    url, data = case.url(world), case.data(world) if case.data else None
+    url, data = case.url(world), resendable(case.data(world)) if case.data else None
     fresh_session()
     before = db_fingerprint()
 
     attacker_token = _token_for(app, secrets.token_hex(20))
     for label, token in (("no token", None), ("another session's token", attacker_token)):
-        # Built for each request: an uploaded file is closed once it was sent.
-        data = case.data(world) if case.data else None
-        response = _send(client, case, url, data, token)
+        response = _send(client, case, url, data() if data else None, token)
         problem = _is_refusal(response, url)
         assert problem is None, f"{case.method} {url} as {role}, {label}: {problem}"
         changed = changed_tables(before, db_fingerprint())

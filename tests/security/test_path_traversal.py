@@ -24,7 +24,7 @@ from werkzeug.routing import IntegerConverter
 from app.extensions import db
 from app.models import Attachment, School
 from tests.access import ROLES, Case
-from tests.security import all_cases, client_for, fresh_session
+from tests.security import all_cases, client_for, fresh_session, resendable
 
 PAYLOADS = [
     "../../../../../../etc/passwd",
@@ -87,21 +87,19 @@ def test_traversal_payloads_in_every_route_argument(
             continue
         path = case.url(world).split("?")[0]
         _endpoint, values = adapter.match(path, method=case.method)
+        data = resendable(case.data(world)) if case.data else None
         for argument in rule.arguments:
             # An int argument refuses any payload at routing: two spellings are enough there.
             numeric = isinstance(rule._converters.get(argument), IntegerConverter)
             payloads = PAYLOADS[:2] if numeric else PAYLOADS
             for payload in payloads:
                 url = _with_payload(rule.rule, values, argument, payload)
-                requests.append((case, url))
+                requests.append((case.method, url, data, case.json))
     assert requests
     failures = []
-    for case, url in requests:
-        method, as_json = case.method, case.json
-        # Built for each request: an uploaded file is closed once it was sent.
-        data = case.data(world) if case.data else None
+    for method, url, data, as_json in requests:
         fresh_session()
-        kwargs = {} if data is None else {"json" if as_json else "data": data}
+        kwargs = {} if data is None else {"json" if as_json else "data": data()}
         response = client.open(url, method=method, **kwargs)
         body = response.get_data(as_text=True) if response.mimetype != "text/event-stream" else ""
         response.close()
