@@ -36,7 +36,9 @@ def offline_round(
             page.evaluate("navigator.serviceWorker.ready.then(() => true)")
             if not page.evaluate("navigator.serviceWorker.controller !== null"):
                 page.reload()
-            page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=30000)
+            page.wait_for_function(
+                "() => navigator.serviceWorker.controller !== null", timeout=30000
+            )
             page.reload()
             page.wait_for_function(
                 "url => caches.match(url, {ignoreVary: true}).then(Boolean)", arg=url,

@@ -40,7 +40,7 @@ def _worker_controls(page: Any) -> None:
     page.evaluate("navigator.serviceWorker.ready.then(() => true)")
     if not page.evaluate("navigator.serviceWorker.controller !== null"):
         page.reload()
-    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=15000)
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=15000)
 
 
 def _open_online(page: Any, url: str) -> None:
@@ -336,9 +336,9 @@ def test_learner_drafts_a_sheet_offline_on_a_phone(
         return sheet is not None and sheet.description == "Rédigé dans le bus, sans réseau."
 
     _wait(page, landed)
-    page.wait_for_function("window.PasserelleOutbox.all().then(e => e.length === 0)")
+    page.wait_for_function("() => window.PasserelleOutbox.all().then(e => e.length === 0)")
     draft = f"passerelle:draft:sheet:{sheet_id}"
-    page.wait_for_function(f"localStorage.getItem('{draft}') === null")
+    page.wait_for_function("key => localStorage.getItem(key) === null", arg=draft)
     # Sent once, under its UUID (sheets.js saving the same text again as the network returns
     # adds nothing).
     w.session.rollback()

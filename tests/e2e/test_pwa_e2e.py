@@ -13,7 +13,7 @@ from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 
 def _worker_ready(page: Any) -> None:
     page.wait_for_function(
-        "navigator.serviceWorker.controller !== null"
+        "() => navigator.serviceWorker.controller !== null"
         " || navigator.serviceWorker.ready.then(() => false)",
         timeout=15000,
     )

@@ -139,7 +139,9 @@ def test_unsent_draft_is_restored_when_the_page_reopens(
         page.wait_for_timeout(100)
     assert _fresh(w, sheet_id).analysis == "Ce que j'ai appris aujourd'hui."
     key = f"passerelle:draft:sheet:{sheet_id}"
-    page.wait_for_function(f"localStorage.getItem('{key}') === null")
+    # A function, not an expression: Playwright evaluates an expression again at each poll,
+    # which the page's CSP (no 'unsafe-eval') may refuse.
+    page.wait_for_function("key => localStorage.getItem(key) === null", arg=key)
 
 
 def test_teacher_reads_green_then_black_and_selects_criteria(

@@ -119,7 +119,7 @@ def test_mes_visites_opens_offline_once_opened(
     page.evaluate("navigator.serviceWorker.ready.then(() => true)")
     if not page.evaluate("navigator.serviceWorker.controller !== null"):
         page.reload()
-    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=15000)
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=15000)
     page.reload()
     page.wait_for_function(
         "url => caches.match(url, {ignoreVary: true}).then(Boolean)", arg=url, timeout=10000

@@ -258,7 +258,14 @@
   function labelOf(box, key) {
     if (!box) return key;
     var legend = box.querySelector("legend, label");
-    var text = legend ? legend.textContent : key;
+    var text = key;
+    if (legend) {
+      // The competency a global rating belongs to is spelled out for screen readers only;
+      // the list of waiting changes already shows its code.
+      var copy = legend.cloneNode(true);
+      copy.querySelectorAll(".rated-of").forEach(function (hidden) { hidden.remove(); });
+      text = copy.textContent;
+    }
     var block = box.closest(".comp");
     var code = block && block.querySelector("h3 b");
     if (code && key.indexOf("competency:") === 0) text = code.textContent + " " + text;
