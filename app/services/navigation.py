@@ -25,8 +25,8 @@ from app.models import (
     SheetRead,
     User,
 )
-from app.services.attestations import PlacementProgress, placement_progress
 from app.services import visits as visit_service
+from app.services.attestations import PlacementProgress, placement_progress
 from app.services.visits import VisitMark
 
 
