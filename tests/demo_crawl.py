@@ -21,7 +21,24 @@ from urllib.parse import urlencode, urljoin, urlsplit
 from flask import Flask
 from werkzeug.exceptions import HTTPException
 
+from app.extensions import db
+from app.models import IdentityProvider
+
 SKIP_PREFIXES = ("/events/", "/deconnexion")
+
+
+def add_identity_provider() -> None:
+    """The demo has no ENT (its sign-in would lead nowhere); the crawls add one, enabled, so the
+    sign-in button on /connexion and the provider's admin page are reached and swept too."""
+    db.session.add(
+        IdentityProvider(
+            protocol="cas",
+            label="ENT de l'académie",
+            server_url="https://cas.ent.example.fr/cas",
+            email_claim="mail",
+        )
+    )
+    db.session.commit()
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from app.extensions import db as _db
 from app.models import Attachment
 from app.services import demo
-from tests.demo_crawl import crawl, links_of, report
+from tests.demo_crawl import add_identity_provider, crawl, links_of, report
 
 DEMO_ACCOUNTS = [
     "admin@demo.passerelle.fr",
@@ -34,6 +34,7 @@ DEMO_ACCOUNTS = [
 def demo_loaded(app: Flask, db: Any) -> None:
     demo.load()
     _db.session.commit()
+    add_identity_provider()
 
 
 def _sign_in(app: Flask, email: str) -> FlaskClient:

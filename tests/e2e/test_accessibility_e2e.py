@@ -23,7 +23,7 @@ from flask import Flask
 
 from app.extensions import db as _db
 from app.services import demo
-from tests.demo_crawl import crawl
+from tests.demo_crawl import add_identity_provider, crawl
 from tests.e2e.conftest import LiveServer, clean_database
 
 AXE = Path(__file__).parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
@@ -92,6 +92,7 @@ def demo_site(live_server: LiveServer) -> Iterator[DemoSite]:
     with app.app_context():
         demo.load()
         _db.session.commit()
+        add_identity_provider()
         _db.session.remove()
     pages = {}  # each request in its own app context (a shared one would keep `g.user`)
     for role, email in ACCOUNTS.items():
@@ -162,6 +163,10 @@ def test_every_page_of_every_demo_account_passes_axe(browser: Any, demo_site: De
     elapsed = time.perf_counter() - started
     for url, (a, b) in sorted(TIMES.items(), key=lambda kv: -sum(kv[1]))[:15]:
         print(f"{a:.2f} {b:.2f} {url}")
-    print(f"\naccessibility sweep: {checked} pages × 2 widths in {elapsed:.0f} s")
+    endpoints = {e for role_pages in demo_site.pages.values() for e in role_pages}
+    print(
+        f"\naccessibility sweep: {checked} pages × 2 widths ({len(endpoints)} endpoints, "
+        f"{len(PUBLIC_PAGES)} public pages) in {elapsed:.0f} s"
+    )
     assert checked >= 60, demo_site.pages
     assert not problems, f"{len(problems)} accessibility problems:\n" + "\n".join(problems)

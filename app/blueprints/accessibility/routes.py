@@ -20,7 +20,7 @@ SWEEP = {
     "date": date(2026, 12, 3),
     "axe": "axe-core 4.10.3",
     "browser": "Chromium 156 (Debian), piloté par Playwright",
-    "pages": 98,
+    "pages": 118,
     "accounts": 5,
     "violations": 0,
 }
