@@ -378,14 +378,15 @@ def test_meeting_grid_of_the_largest_framework_lists_every_criterion(
     rate(assessment, teacher, f"criterion:{_first_criterion_id(f)}", "3")
 
     html_to_pdf("<p>é</p>")  # a running server has loaded its fonts long ago
-    started, cpu = time.perf_counter(), time.process_time()
+    started, cpu = time.perf_counter(), time.thread_time()
     pdf = meeting_grid_pdf(assessment, "https://passerelle.example.fr/")
-    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    elapsed, cpu = time.perf_counter() - started, time.thread_time() - cpu
     pages = pdf_pages(pdf)
     print(f"\nmeeting grid, MEE, 179 criteria: {elapsed:.2f} s ({cpu:.2f} s CPU), {pages} pages")
-    # CPU time: the suite may share the machine with other processes; on a quiet machine
-    # wall-clock time is the same within a few percent.
-    assert cpu < 2
+    # CPU time of this thread: the suite may share the machine with other processes, and the
+    # process runs other threads (live servers, broker listeners) that process_time() would
+    # count too. About 1 s here on a quiet machine; on a loaded one each instruction costs more.
+    assert cpu < 3
 
     text = pdf_text(pdf)
     assert "Inès GARAY" in text and "Élodie MARTIN" in text
