@@ -385,8 +385,9 @@ def test_meeting_grid_of_the_largest_framework_lists_every_criterion(
     print(f"\nmeeting grid, MEE, 179 criteria: {elapsed:.2f} s ({cpu:.2f} s CPU), {pages} pages")
     # CPU time of this thread: the suite may share the machine with other processes, and the
     # process runs other threads (live servers, broker listeners) that process_time() would
-    # count too. About 1 s here on a quiet machine; on a loaded one each instruction costs more.
-    assert cpu < 3
+    # count too. 1.8 s on a quiet machine (2026-12-03), 2.6 s with both CI passes at once: each
+    # instruction costs more on a loaded machine. The bound catches a change of scale.
+    assert cpu < 4
 
     text = pdf_text(pdf)
     assert "Inès GARAY" in text and "Élodie MARTIN" in text
