@@ -13,9 +13,10 @@ from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload, raiseload, selectinload
 
 from app.extensions import db
-from app.models import School
+from app.models import Learner, Period, Portfolio, School
 
 
 @dataclass(frozen=True)
@@ -51,3 +52,31 @@ def logo_path(logo_file: str | None) -> Path | None:
     root = Path(current_app.config["UPLOAD_DIR"]).resolve()
     path = (root / logo_file).resolve()
     return path if path.is_relative_to(root) and path.is_file() else None
+
+
+def portfolios_of(
+    *, period: Period | None = None, portfolio: Portfolio | None = None
+) -> list[Portfolio]:
+    """The portfolios a per-learner document prints: a period's (every learner, by name) or
+    one, with what every page shows (period and level, learner and class, liaison sheet, tutor,
+    referent teacher) loaded up front: 5 queries."""
+    query = (
+        select(Portfolio)
+        .join(Learner, Portfolio.learner_id == Learner.id)
+        .order_by(Learner.last_name, Learner.first_name, Portfolio.id)
+        .options(
+            joinedload(Portfolio.period).joinedload(Period.level),
+            joinedload(Portfolio.learner).joinedload(Learner.class_group),
+            selectinload(Portfolio.liaison_sheet),
+            selectinload(Portfolio.tutor),
+            selectinload(Portfolio.referent_teacher),
+            raiseload("*"),
+        )
+    )
+    if portfolio is not None:
+        query = query.where(Portfolio.id == portfolio.id)
+    elif period is not None:
+        query = query.where(Portfolio.period_id == period.id)
+    else:
+        raise ValueError("a period or a portfolio is required")
+    return list(db.session.scalars(query).unique())

@@ -23,14 +23,14 @@ from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.shared import Mm, Pt, RGBColor
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload, raiseload, selectinload
+from sqlalchemy.orm import raiseload
 
 from app import timefmt
 from app.extensions import db
-from app.models import Convention, Framework, Learner, Period, Portfolio
+from app.models import Convention, Framework, Period, Portfolio
 from app.models.convention import STATE_LABELS, ConventionState
 from app.services.conventions import blank_convention, learner_is_minor
-from app.services.documents import SchoolIdentity
+from app.services.documents import SchoolIdentity, portfolios_of
 from app.services.documents.pdf import render_pdf
 
 DOCX_MIMETYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -138,26 +138,7 @@ def load_conventions(
     *, period: Period | None = None, portfolio: Portfolio | None = None
 ) -> list[ConventionDoc]:
     """The conventions of a period (every learner, by name) or of one portfolio: 6 queries."""
-    query = (
-        select(Portfolio)
-        .join(Learner, Portfolio.learner_id == Learner.id)
-        .order_by(Learner.last_name, Learner.first_name, Portfolio.id)
-        .options(
-            joinedload(Portfolio.period).joinedload(Period.level),
-            joinedload(Portfolio.learner).joinedload(Learner.class_group),
-            selectinload(Portfolio.liaison_sheet),
-            selectinload(Portfolio.tutor),
-            selectinload(Portfolio.referent_teacher),
-            raiseload("*"),
-        )
-    )
-    if portfolio is not None:
-        query = query.where(Portfolio.id == portfolio.id)
-    elif period is not None:
-        query = query.where(Portfolio.period_id == period.id)
-    else:
-        raise ValueError("a period or a portfolio is required")
-    portfolios = list(db.session.scalars(query).unique())
+    portfolios = portfolios_of(period=period, portfolio=portfolio)
     ids = [p.id for p in portfolios]
     conventions = {
         c.portfolio_id: c

@@ -34,14 +34,11 @@ from docx.oxml.ns import qn
 from docx.shared import Length, Mm, Pt, RGBColor
 from docx.table import Table, _Row
 from lxml import etree
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload, raiseload, selectinload
 
 from app import timefmt
-from app.extensions import db
 from app.models import Learner, Period, Portfolio
 from app.models.user import LearnerStatus
-from app.services.documents import SchoolIdentity
+from app.services.documents import SchoolIdentity, portfolios_of
 
 DOCX_MIMETYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 DAYS = ["Lundi", "Mardi", "Mercredi", "Jeudi", "Vendredi", "Samedi"]
@@ -75,26 +72,7 @@ def load_pre_agreements(
     *, period: Period | None = None, portfolio: Portfolio | None = None
 ) -> list[PreAgreement]:
     """The pages of a period (every learner, by name) or of one portfolio: 5 queries."""
-    query = (
-        select(Portfolio)
-        .join(Learner, Portfolio.learner_id == Learner.id)
-        .order_by(Learner.last_name, Learner.first_name, Portfolio.id)
-        .options(
-            joinedload(Portfolio.period),
-            joinedload(Portfolio.learner).joinedload(Learner.class_group),
-            selectinload(Portfolio.liaison_sheet),
-            selectinload(Portfolio.tutor),
-            selectinload(Portfolio.referent_teacher),
-            raiseload("*"),
-        )
-    )
-    if portfolio is not None:
-        query = query.where(Portfolio.id == portfolio.id)
-    elif period is not None:
-        query = query.where(Portfolio.period_id == period.id)
-    else:
-        raise ValueError("a period or a portfolio is required")
-    return [_page(p) for p in db.session.scalars(query).unique()]
+    return [_page(p) for p in portfolios_of(period=period, portfolio=portfolio)]
 
 
 def _page(portfolio: Portfolio) -> PreAgreement:
