@@ -5,10 +5,12 @@ Each loader runs a fixed number of queries whatever the number of learners or sh
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import Executable, and_, bindparam, select
 from sqlalchemy.orm import contains_eager, joinedload, raiseload, selectinload
 
 from app import access
@@ -24,6 +26,7 @@ from app.models import (
     Portfolio,
     SheetRead,
     User,
+    Visit,
 )
 from app.services import visits as visit_service
 from app.services.attestations import PlacementProgress, placement_progress
@@ -32,28 +35,67 @@ from app.services.visits import VisitMark
 
 @dataclass
 class SheetLine:
+    """A sheet in a list, with its read state for this teacher (green title when unread)."""
+
     sheet: ActivitySheet
+    unread: bool
+
+    # The attributes the sheet line macro reads, as on `SheetItem`.
+    @property
+    def id(self) -> int:
+        return self.sheet.id
+
+    @property
+    def title(self) -> str:
+        return self.sheet.title
+
+    @property
+    def learner_updated_at(self) -> datetime | None:
+        return self.sheet.learner_updated_at
+
+
+class SheetItem(NamedTuple):
+    """A sheet line of the period and learner views: only the columns shown."""
+
+    id: int
+    title: str
+    learner_updated_at: datetime | None
     unread: bool  # green title for this teacher
+    is_written: bool
+
+
+class FolderLearner(NamedTuple):
+    id: int
+    full_name: str
+    class_name: str
+    learner_status: str | None
 
 
 @dataclass
 class Folder:
     """A learner's portfolio folder in the period view."""
 
-    portfolio: Portfolio
-    learner: Learner
-    sheets: list[SheetLine] = field(default_factory=list)
+    portfolio_id: int
+    learner: FolderLearner
+    sheets: list[SheetItem] = field(default_factory=list)
     assessment_status: str | None = None
     convention_state: str = "to_sign"
     visit: VisitMark | None = None
+    written_count: int = 0
+    unread_count: int = 0
 
-    @property
-    def written_count(self) -> int:
-        return sum(1 for line in self.sheets if line.sheet.is_written)
 
-    @property
-    def unread_count(self) -> int:
-        return sum(1 for line in self.sheets if line.unread)
+class MenuPeriod(NamedTuple):
+    id: int
+    name: str
+    start_date: date
+    end_date: date
+
+
+class MenuLearner(NamedTuple):
+    id: int
+    sort_name: str
+    class_name: str
 
 
 @dataclass
@@ -61,36 +103,59 @@ class Menu:
     levels: list[Level]
     level: Level | None
     tab: str  # "periods" | "learners"
-    periods: list[Period] = field(default_factory=list)
-    learners: list[Learner] = field(default_factory=list)
+    periods: list[MenuPeriod] = field(default_factory=list)
+    learners: list[MenuLearner] = field(default_factory=list)
     current_period_id: int | None = None
     current_learner_id: int | None = None
 
 
+def _full_name(first_name: str, last_name: str) -> str:
+    """As `User.full_name`, from the two columns."""
+    return f"{first_name} {last_name.upper()}"
+
+
+# Statements built once: their construction (coercions, cache keys of loader options) used to
+# be paid on every request.
+_MENU_PERIODS = (
+    select(Period.id, Period.name, Period.start_date, Period.end_date)
+    .where(Period.level_id == bindparam("level_id"))
+    .order_by(Period.created_at, Period.id)
+)
+_MENU_LEARNERS = (
+    select(Learner.id, Learner.first_name, Learner.last_name, ClassGroup.name)
+    .join(ClassGroup, Learner.class_group_id == ClassGroup.id)
+    .where(ClassGroup.level_id == bindparam("level_id"), Learner.anonymised_at.is_(None))
+    .order_by(Learner.last_name, Learner.first_name)
+)
+
+
 def load_menu(
     user: User,
-    level: Level | None,
+    level: Level | int | None,
     tab: str,
     *,
     period_id: int | None = None,
     learner_id: int | None = None,
 ) -> Menu:
+    """The level selector and the list of periods or learners of the level (`level` may be
+    an id: the level then comes from the selector's rows, without a query of its own)."""
     levels = list(db.session.scalars(access.visible_levels(user)))
+    if isinstance(level, int):
+        level = db.session.get(Level, level)  # in the identity map when among `levels`
     menu = Menu(levels=levels, level=level, tab=tab)
     menu.current_period_id, menu.current_learner_id = period_id, learner_id
     if level is None:
         return menu
     if tab == "periods":
-        menu.periods = list(
-            db.session.scalars(
-                select(Period)
-                .where(Period.level_id == level.id)
-                .order_by(Period.created_at, Period.id)
-                .options(raiseload("*"))
-            )
-        )
+        menu.periods = [
+            MenuPeriod(*row) for row in db.session.execute(_MENU_PERIODS, {"level_id": level.id})
+        ]
     else:
-        menu.learners = learners_of_level(level.id)
+        rows = db.session.execute(_MENU_LEARNERS, {"level_id": level.id})
+        menu.learners = [
+            MenuLearner(row_id, f"{last.upper()} {first}", class_name)
+            for row_id, first, last, class_name in rows
+        ]
     return menu
 
 
@@ -130,62 +195,121 @@ def _later(changed: datetime, read: datetime) -> bool:
     return changed > read
 
 
+# One row per portfolio: assessment, convention and visit are at most one per portfolio
+# (unique portfolio_id), so the outer joins do not multiply rows.
+_FOLDERS = (
+    select(
+        Portfolio.id,
+        Learner.id,
+        Learner.first_name,
+        Learner.last_name,
+        Learner.learner_status,
+        ClassGroup.name,
+        Assessment.status,
+        Convention.state,
+        Visit.status,
+        Visit.planned_start,
+    )
+    .join(Learner, Portfolio.learner_id == Learner.id)
+    .outerjoin(ClassGroup, Learner.class_group_id == ClassGroup.id)
+    .outerjoin(Assessment, Assessment.portfolio_id == Portfolio.id)
+    .outerjoin(Convention, Convention.portfolio_id == Portfolio.id)
+    .outerjoin(Visit, Visit.portfolio_id == Portfolio.id)
+    .where(Portfolio.period_id == bindparam("period_id"))
+    .order_by(Learner.last_name, Learner.first_name)
+)
+_ONE_FOLDER = _FOLDERS.where(Portfolio.id == bindparam("portfolio_id"))
+
+# The sheets with this teacher's read time (sheet_reads: one row per sheet and teacher).
+_SHEET_COLUMNS = (
+    ActivitySheet.id,
+    ActivitySheet.portfolio_id,
+    ActivitySheet.title,
+    ActivitySheet.learner_updated_at,
+    ActivitySheet.description,
+    SheetRead.read_at,
+)
+_READ_JOIN = and_(
+    SheetRead.sheet_id == ActivitySheet.id, SheetRead.teacher_id == bindparam("teacher_id")
+)
+_SHEET_ORDER = (ActivitySheet.position, ActivitySheet.id)
+_PORTFOLIO_SHEETS = (
+    select(*_SHEET_COLUMNS)
+    .outerjoin(SheetRead, _READ_JOIN)
+    .where(ActivitySheet.portfolio_id.in_(bindparam("portfolio_ids", expanding=True)))
+    .order_by(*_SHEET_ORDER)
+)
+_LEARNER_SHEETS = (
+    select(*_SHEET_COLUMNS)
+    .outerjoin(SheetRead, _READ_JOIN)
+    .where(ActivitySheet.learner_id == bindparam("learner_id"))
+    .order_by(*_SHEET_ORDER)
+)
+
+
+def _sheet_items(
+    user: User, statement: Executable, params: dict[str, Any]
+) -> Iterator[tuple[int | None, SheetItem]]:
+    """(portfolio id, line) of each sheet; unread as `unread_for` says, in the same query."""
+    teacher = access.is_teacher(user)
+    params["teacher_id"] = user.id if teacher else None
+    for sheet_id, portfolio_id, title, changed, description, read_at in db.session.execute(
+        statement, params
+    ):
+        unread = teacher and changed is not None and (read_at is None or _later(changed, read_at))
+        yield portfolio_id, SheetItem(sheet_id, title, changed, unread, bool(description.strip()))
+
+
 def load_period_folders(
     user: User, period: Period, only_portfolio: int | None = None
 ) -> list[Folder]:
-    """One folder per learner of the period, with sheets, read state and convention state:
-    5 queries."""
-    query = (
-        select(Portfolio)
-        .join(Learner, Portfolio.learner_id == Learner.id)
-        .where(Portfolio.period_id == period.id)
-        .order_by(Learner.last_name, Learner.first_name)
-        .options(
-            contains_eager(Portfolio.learner).joinedload(Learner.class_group),
-            raiseload("*"),
+    """One folder per learner of the period, with sheets, read state, assessment, convention
+    and visit: 2 queries."""
+    if only_portfolio is None:
+        rows = db.session.execute(_FOLDERS, {"period_id": period.id})
+    else:
+        rows = db.session.execute(
+            _ONE_FOLDER, {"period_id": period.id, "portfolio_id": only_portfolio}
         )
-    )
-    if only_portfolio is not None:
-        query = query.where(Portfolio.id == only_portfolio)
-    portfolios = list(db.session.scalars(query).unique())
-    folders = {p.id: Folder(portfolio=p, learner=p.learner) for p in portfolios}
+    folders: dict[int, Folder] = {}
+    for (
+        portfolio_id,
+        learner_id,
+        first_name,
+        last_name,
+        learner_status,
+        class_name,
+        assessment_status,
+        convention_state,
+        visit_status,
+        visit_start,
+    ) in rows:
+        folders[portfolio_id] = Folder(
+            portfolio_id=portfolio_id,
+            learner=FolderLearner(
+                learner_id, _full_name(first_name, last_name), class_name or "", learner_status
+            ),
+            assessment_status=assessment_status,
+            convention_state=convention_state or "to_sign",
+            visit=visit_service.mark(visit_status, visit_start),
+        )
     if not folders:
         return []
-    sheets = list(
-        db.session.scalars(
-            select(ActivitySheet)
-            .where(ActivitySheet.portfolio_id.in_(folders))
-            .order_by(ActivitySheet.position, ActivitySheet.id)
-            .options(raiseload("*"))
-        )
-    )
-    unread = unread_for(user, sheets)
-    for sheet in sheets:
-        assert sheet.portfolio_id is not None
-        folders[sheet.portfolio_id].sheets.append(SheetLine(sheet, sheet.id in unread))
-    statuses = db.session.execute(
-        select(Assessment.portfolio_id, Assessment.status).where(
-            Assessment.portfolio_id.in_(folders)
-        )
-    ).all()
-    for portfolio_id, status in statuses:
-        folders[portfolio_id].assessment_status = status
-    conventions = db.session.execute(
-        select(Convention.portfolio_id, Convention.state).where(
-            Convention.portfolio_id.in_(folders)
-        )
-    ).all()
-    for portfolio_id, state in conventions:
-        folders[portfolio_id].convention_state = state
-    for portfolio_id, mark in visit_service.marks_for(list(folders)).items():
-        folders[portfolio_id].visit = mark
+    for sheet_portfolio, item in _sheet_items(
+        user, _PORTFOLIO_SHEETS, {"portfolio_ids": list(folders)}
+    ):
+        assert sheet_portfolio is not None
+        folder = folders[sheet_portfolio]
+        folder.sheets.append(item)
+        folder.written_count += item.is_written
+        folder.unread_count += item.unread
     return list(folders.values())
 
 
 @dataclass
 class LearnerPortfolio:
     portfolio: Portfolio
-    sheets: list[SheetLine]
+    sheets: list[SheetItem]
     assessment_status: str | None
 
 
@@ -193,49 +317,36 @@ class LearnerPortfolio:
 class LearnerView:
     learner: Learner
     portfolios: list[LearnerPortfolio]
-    free_sheets: list[SheetLine]
+    free_sheets: list[SheetItem]
     placement: PlacementProgress | None = None
+
+
+_LEARNER_PORTFOLIOS = (
+    select(Portfolio, Assessment.status)
+    .join(Period, Portfolio.period_id == Period.id)
+    .outerjoin(Assessment, Assessment.portfolio_id == Portfolio.id)
+    .where(Portfolio.learner_id == bindparam("learner_id"))
+    .order_by(Period.start_date, Period.id)
+    .options(
+        contains_eager(Portfolio.period),
+        joinedload(Portfolio.tutor),
+        raiseload("*"),
+    )
+)
 
 
 def load_learner_view(user: User, learner: Learner) -> LearnerView:
     """All portfolios of a learner (one per period), the free-sheets folder and the weeks
-    attested towards the diploma: 6 queries."""
-    portfolios = list(
-        db.session.scalars(
-            select(Portfolio)
-            .join(Period, Portfolio.period_id == Period.id)
-            .where(Portfolio.learner_id == learner.id)
-            .order_by(Period.start_date, Period.id)
-            .options(
-                contains_eager(Portfolio.period),
-                joinedload(Portfolio.tutor),
-                raiseload("*"),
-            )
-        ).unique()
-    )
-    sheets = list(
-        db.session.scalars(
-            select(ActivitySheet)
-            .where(ActivitySheet.learner_id == learner.id)
-            .order_by(ActivitySheet.position, ActivitySheet.id)
-            .options(raiseload("*"))
-        )
-    )
-    unread = unread_for(user, sheets)
-    by_portfolio: dict[int | None, list[SheetLine]] = {}
-    for sheet in sheets:
-        by_portfolio.setdefault(sheet.portfolio_id, []).append(SheetLine(sheet, sheet.id in unread))
-    statuses = dict(
-        db.session.execute(
-            select(Assessment.portfolio_id, Assessment.status).where(
-                Assessment.portfolio_id.in_([p.id for p in portfolios] or [-1])
-            )
-        ).all()
-    )
+    attested towards the diploma: 4 queries."""
+    rows = db.session.execute(_LEARNER_PORTFOLIOS, {"learner_id": learner.id}).unique()
+    by_portfolio: dict[int | None, list[SheetItem]] = {}
+    for portfolio_id, item in _sheet_items(user, _LEARNER_SHEETS, {"learner_id": learner.id}):
+        by_portfolio.setdefault(portfolio_id, []).append(item)
     return LearnerView(
         learner=learner,
         portfolios=[
-            LearnerPortfolio(p, by_portfolio.get(p.id, []), statuses.get(p.id)) for p in portfolios
+            LearnerPortfolio(portfolio, by_portfolio.get(portfolio.id, []), status)
+            for portfolio, status in rows
         ],
         free_sheets=by_portfolio.get(None, []),
         placement=placement_progress(learner),

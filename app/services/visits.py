@@ -199,19 +199,10 @@ class VisitMark:
 TO_PLAN = VisitMark(VisitStatus.TO_PLAN.value, None)
 
 
-def marks_for(portfolio_ids: list[int]) -> dict[int, VisitMark]:
-    """The visit mark of each portfolio (missing row: to plan), in one grouped query."""
-    marks = dict.fromkeys(portfolio_ids, TO_PLAN)
-    if not portfolio_ids:
-        return marks
-    rows = db.session.execute(
-        select(Visit.portfolio_id, Visit.status, Visit.planned_start).where(
-            Visit.portfolio_id.in_(portfolio_ids)
-        )
-    )
-    for portfolio_id, status, start in rows:
-        marks[portfolio_id] = VisitMark(status, start)
-    return marks
+def mark(status: str | None, planned_start: datetime | None) -> VisitMark:
+    """The visit mark of a portfolio from its Visit row's columns, outer-joined by the period
+    view's folder query (no row: to plan)."""
+    return TO_PLAN if status is None else VisitMark(status, planned_start)
 
 
 def visits_by_portfolio(user: User) -> dict[int, Visit]:

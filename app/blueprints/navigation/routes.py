@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Blueprint, redirect, request, url_for
 from flask_login import current_user, login_required
+from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
 
 from app import access, htmx
@@ -23,8 +24,8 @@ PAGE = "navigation/page.html"
 BODY = "navigation/_shell_body.html"
 
 
-def _get_or_404(model: Any, object_id: int) -> Any:
-    obj = db.session.get(model, object_id)
+def _get_or_404(model: Any, object_id: int, *options: Any) -> Any:
+    obj = db.session.get(model, object_id, options=options)
     access.ensure(obj is not None)
     return obj
 
@@ -75,7 +76,7 @@ def level_learners(level_id: int) -> Response:
 def period_view(period_id: int) -> Response:
     period = _get_or_404(Period, period_id)
     access.ensure(access.can_view_period(current_user, period))
-    menu = navigation.load_menu(current_user, period.level, "periods", period_id=period.id)
+    menu = navigation.load_menu(current_user, period.level_id, "periods", period_id=period.id)
     folders = navigation.load_period_folders(current_user, period)
     return _shell(menu, "navigation/_period_view.html", period=period, folders=folders)
 
@@ -83,12 +84,13 @@ def period_view(period_id: int) -> Response:
 @bp.get("/apprenants/<int:learner_id>")
 @login_required
 def learner_view(learner_id: int) -> Response:
-    learner = _get_or_404(Learner, learner_id)
+    # Its class comes with it: the access check and the menu read it.
+    learner = _get_or_404(Learner, learner_id, joinedload(Learner.class_group))
     access.ensure(access.can_view_learner(current_user, learner))
     if access.is_learner(current_user):
         return redirect(url_for("navigation.learner_home"))
-    level = learner.class_group.level if learner.class_group else None
-    menu = navigation.load_menu(current_user, level, "learners", learner_id=learner.id)
+    level_id = access.learner_level_id(learner)
+    menu = navigation.load_menu(current_user, level_id, "learners", learner_id=learner.id)
     view = navigation.load_learner_view(current_user, learner)
     return _shell(menu, "navigation/_learner_view.html", view=view)
 
