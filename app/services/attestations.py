@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from app import timefmt
 from app.errors import InvalidInput
@@ -204,20 +204,25 @@ class PlacementProgress:
         return self.required_weeks is not None and self.days >= self.required_weeks * 5
 
 
+# Both figures in one statement, built once: the days attested over all the learner's
+# portfolios and the weeks their class's framework requires (null without a class).
+_PLACEMENT = select(
+    select(func.coalesce(func.sum(Attestation.days_done), 0))
+    .join(Portfolio, Attestation.portfolio_id == Portfolio.id)
+    .where(Portfolio.learner_id == bindparam("learner_id"))
+    .scalar_subquery(),
+    select(Framework.required_placement_weeks)
+    .join(Level, Level.framework_id == Framework.id)
+    .join(ClassGroup, ClassGroup.level_id == Level.id)
+    .where(ClassGroup.id == bindparam("class_group_id"))
+    .scalar_subquery(),
+)
+
+
 def placement_progress(learner: Learner) -> PlacementProgress:
     """Days attested over all the learner's periods, and what their diploma requires (taken
-    from the framework of their class's level): 2 queries."""
-    days = db.session.scalar(
-        select(func.coalesce(func.sum(Attestation.days_done), 0))
-        .join(Portfolio, Attestation.portfolio_id == Portfolio.id)
-        .where(Portfolio.learner_id == learner.id)
-    )
-    required = None
-    if learner.class_group_id is not None:
-        required = db.session.scalar(
-            select(Framework.required_placement_weeks)
-            .join(Level, Level.framework_id == Framework.id)
-            .join(ClassGroup, ClassGroup.level_id == Level.id)
-            .where(ClassGroup.id == learner.class_group_id)
-        )
+    from the framework of their class's level): 1 query."""
+    days, required = db.session.execute(
+        _PLACEMENT, {"learner_id": learner.id, "class_group_id": learner.class_group_id}
+    ).one()
     return PlacementProgress(days=int(days or 0), required_weeks=required)

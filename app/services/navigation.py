@@ -25,9 +25,12 @@ from app.models import (
     Period,
     Portfolio,
     SheetRead,
+    Tutor,
+    TutorKind,
     User,
     Visit,
 )
+from app.models.user import TUTOR_KIND_LABELS
 from app.services import visits as visit_service
 from app.services.attestations import PlacementProgress, placement_progress
 from app.services.visits import VisitMark
@@ -94,8 +97,7 @@ class MenuPeriod(NamedTuple):
 
 class MenuLearner(NamedTuple):
     id: int
-    sort_name: str
-    class_name: str
+    label: str  # "GARAY Inès (2NDE-MEE-01)": sort name and class
 
 
 @dataclass
@@ -153,7 +155,7 @@ def load_menu(
     else:
         rows = db.session.execute(_MENU_LEARNERS, {"level_id": level.id})
         menu.learners = [
-            MenuLearner(row_id, f"{last.upper()} {first}", class_name)
+            MenuLearner(row_id, f"{last.upper()} {first} ({class_name})")
             for row_id, first, last, class_name in rows
         ]
     return menu
@@ -306,9 +308,20 @@ def load_period_folders(
     return list(folders.values())
 
 
+class PortfolioTutor(NamedTuple):
+    kind_label: str  # as `Tutor.kind_label`
+    full_name: str
+
+
 @dataclass
 class LearnerPortfolio:
-    portfolio: Portfolio
+    """A portfolio of the learner view: its period and tutor as the columns shown."""
+
+    id: int
+    period_name: str
+    start_date: date
+    end_date: date
+    tutor: PortfolioTutor | None
     sheets: list[SheetItem]
     assessment_status: str | None
 
@@ -322,31 +335,52 @@ class LearnerView:
 
 
 _LEARNER_PORTFOLIOS = (
-    select(Portfolio, Assessment.status)
+    select(
+        Portfolio.id,
+        Period.name,
+        Period.start_date,
+        Period.end_date,
+        Tutor.id,
+        Tutor.tutor_kind,
+        Tutor.first_name,
+        Tutor.last_name,
+        Assessment.status,
+    )
     .join(Period, Portfolio.period_id == Period.id)
+    .outerjoin(Tutor, Portfolio.tutor_id == Tutor.id)
     .outerjoin(Assessment, Assessment.portfolio_id == Portfolio.id)
     .where(Portfolio.learner_id == bindparam("learner_id"))
     .order_by(Period.start_date, Period.id)
-    .options(
-        contains_eager(Portfolio.period),
-        joinedload(Portfolio.tutor),
-        raiseload("*"),
-    )
 )
+
+
+def _tutor(tutor_id: int | None, kind: str | None, first: str, last: str) -> PortfolioTutor | None:
+    if tutor_id is None:
+        return None
+    label = TUTOR_KIND_LABELS.get(TutorKind(kind or "internship"), "")
+    return PortfolioTutor(label, _full_name(first, last))
 
 
 def load_learner_view(user: User, learner: Learner) -> LearnerView:
     """All portfolios of a learner (one per period), the free-sheets folder and the weeks
-    attested towards the diploma: 4 queries."""
-    rows = db.session.execute(_LEARNER_PORTFOLIOS, {"learner_id": learner.id}).unique()
+    attested towards the diploma: 3 queries."""
+    rows = db.session.execute(_LEARNER_PORTFOLIOS, {"learner_id": learner.id}).all()
     by_portfolio: dict[int | None, list[SheetItem]] = {}
     for portfolio_id, item in _sheet_items(user, _LEARNER_SHEETS, {"learner_id": learner.id}):
         by_portfolio.setdefault(portfolio_id, []).append(item)
     return LearnerView(
         learner=learner,
         portfolios=[
-            LearnerPortfolio(portfolio, by_portfolio.get(portfolio.id, []), status)
-            for portfolio, status in rows
+            LearnerPortfolio(
+                portfolio_id,
+                name,
+                start,
+                end,
+                _tutor(tutor_id, kind, first, last),
+                by_portfolio.get(portfolio_id, []),
+                status,
+            )
+            for portfolio_id, name, start, end, tutor_id, kind, first, last, status in rows
         ],
         free_sheets=by_portfolio.get(None, []),
         placement=placement_progress(learner),
