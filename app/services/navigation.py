@@ -20,7 +20,9 @@ from app.models import (
     Assessment,
     ClassGroup,
     Convention,
+    ConventionState,
     Learner,
+    LearnerStatus,
     Level,
     Period,
     Portfolio,
@@ -311,6 +313,23 @@ def load_period_folders(
 class PortfolioTutor(NamedTuple):
     kind_label: str  # as `Tutor.kind_label`
     full_name: str
+
+
+class FolderCounts(NamedTuple):
+    """The period view's summary lines, counted once rather than by filter chains."""
+
+    pupils: int  # learners with a PFMP convention (apprentices have a contract instead)
+    unsigned: int  # of those, conventions not yet signed by the head of school
+    visits_to_plan: int
+
+
+def folder_counts(folders: list[Folder]) -> FolderCounts:
+    pupils = [f for f in folders if f.learner.learner_status != LearnerStatus.APPRENTICE]
+    return FolderCounts(
+        pupils=len(pupils),
+        unsigned=sum(f.convention_state != ConventionState.SIGNED_BY_HEAD for f in pupils),
+        visits_to_plan=sum(f.visit is not None and f.visit.to_plan for f in folders),
+    )
 
 
 @dataclass

@@ -78,7 +78,10 @@ def period_view(period_id: int) -> Response:
     access.ensure(access.can_view_period(current_user, period))
     menu = navigation.load_menu(current_user, period.level_id, "periods", period_id=period.id)
     folders = navigation.load_period_folders(current_user, period)
-    return _shell(menu, "navigation/_period_view.html", period=period, folders=folders)
+    counts = navigation.folder_counts(folders)
+    return _shell(
+        menu, "navigation/_period_view.html", period=period, folders=folders, counts=counts
+    )
 
 
 @bp.get("/apprenants/<int:learner_id>")
