@@ -40,8 +40,8 @@ HX = {"HX-Request": "true"}
 # SQL statements per request, at most (the counter skips SAVEPOINT/RELEASE). Equal counts at
 # both sizes are the real rule; these ceilings keep the fixed cost from creeping up.
 BUDGETS = {
-    "period_view": 13,
-    "learner_view": 13,
+    "period_view": 8,
+    "learner_view": 8,
     "sheet": 10,
     "framework_grid": 16,
     "assessment": 18,
