@@ -1,7 +1,9 @@
 """What the shell shows: the menu of a level and the period / learner work pages.
 
-Each loader runs a fixed number of queries whatever the number of learners or sheets
-(list views use raiseload so an N+1 fails loudly in tests)."""
+Each loader runs a fixed number of queries whatever the number of learners or sheets. The
+hot lists (menu, folders, sheet lines, the learner's portfolios) are read as the columns they
+show, into small tuples that cannot lazy-load; the entities that remain use raiseload so an
+N+1 fails loudly in tests."""
 
 from __future__ import annotations
 
