@@ -39,13 +39,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import g
 from markupsafe import Markup, escape
-from sqlalchemy import func, inspect, select, tuple_
+from sqlalchemy import bindparam, func, inspect, select, tuple_
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased, contains_eager, joinedload, raiseload, selectinload
+from sqlalchemy.orm import aliased, contains_eager, joinedload, raiseload
 
 from app import access
 from app.errors import AssessmentCompleted, DomainError, InvalidInput, NotAllowed, NotFound
@@ -132,7 +132,7 @@ class ScaleChoice:
     label: str
     color: str  # "#rrggbb", validated
 
-    @property
+    @cached_property
     def css_class(self) -> str:
         return f"s{self.position}"
 
@@ -151,7 +151,7 @@ class ScaleChoice:
         assessments/_macros.html, which autoescapes nothing else)."""
         return str(self.code_attr), str(self.position), self.code, escape(self.code)
 
-    @property
+    @cached_property
     def text(self) -> str:
         """The level as people read it: "3 – Satisfaisant"."""
         return f"{self.code} – {self.label}"
@@ -181,13 +181,18 @@ class ItemView:
     conflict_author_name: str | None = None
     conflict_device_time: datetime | None = None
 
-    @property
+    @cached_property
     def dom_id(self) -> str:
         return dom_id(self.key)
 
     @property
     def is_set(self) -> bool:
         return self.value is not None
+
+    @property
+    def has_meta(self) -> bool:
+        """Whether `meta` (assessments/_macros.html) shows anything: author or conflict."""
+        return self.value is not None or self.version > 0 or self.conflict
 
     @property
     def author_role_label(self) -> str:
@@ -198,7 +203,7 @@ class ItemView:
         """ "Enseignant" / "Tuteur": beside every rating (the history says the rest)."""
         return SHORT_ROLE_LABELS.get(self.author_role or "", "")
 
-    @property
+    @cached_property
     def field_name(self) -> str:
         """The form field of the item in the page's form: short ("c12", "k3") because
         the Bac Pro MEE grid repeats it ~1100 times; `key_of_field` reverses it."""
@@ -1296,22 +1301,55 @@ def portfolio_selections(portfolio_id: int) -> Selections:
 # --- reading items --------------------------------------------------------------------------
 
 
-_ConflictChange = aliased(AssessmentItemChange)
-_ConflictAuthor = aliased(User)
-
-
-def _load_items(assessment_id: int, keys: list[str] | None = None) -> list[tuple[Any, ...]]:
-    """Items with their author and the author/time of the conflicting change: 1 query."""
-    query = (
-        select(AssessmentItem, _ConflictChange.device_time, _ConflictAuthor)
-        .outerjoin(_ConflictChange, _ConflictChange.id == AssessmentItem.conflict_change_id)
-        .outerjoin(_ConflictAuthor, _ConflictAuthor.id == _ConflictChange.author_id)
-        .where(AssessmentItem.assessment_id == assessment_id)
-        .options(joinedload(AssessmentItem.author), raiseload("*"))
+# Column rows (no ORM entities) from statements built once: the page reads ~200 items.
+_items_t = AssessmentItem.__table__
+_author_t = User.__table__.alias("author")
+_conflict_t = AssessmentItemChange.__table__.alias("conflict_change")
+_conflict_author_t = User.__table__.alias("conflict_author")
+_ITEMS = (
+    select(
+        _items_t.c.item_key,
+        _items_t.c.value,
+        _items_t.c.version,
+        _items_t.c.author_id,
+        _author_t.c.first_name,
+        _author_t.c.last_name,
+        _items_t.c.author_role,
+        _items_t.c.device_time,
+        _items_t.c.server_time,
+        _items_t.c.conflict,
+        _items_t.c.conflict_value,
+        _conflict_t.c.device_time,
+        _conflict_t.c.author_id,
+        _conflict_author_t.c.first_name,
+        _conflict_author_t.c.last_name,
     )
-    if keys is not None:
-        query = query.where(AssessmentItem.item_key.in_(keys))
-    return [tuple(row) for row in db.session.execute(query).unique().all()]
+    .select_from(
+        _items_t.outerjoin(_author_t, _author_t.c.id == _items_t.c.author_id)
+        .outerjoin(_conflict_t, _conflict_t.c.id == _items_t.c.conflict_change_id)
+        .outerjoin(_conflict_author_t, _conflict_author_t.c.id == _conflict_t.c.author_id)
+    )
+    .where(_items_t.c.assessment_id == bindparam("assessment_id"))
+)
+_ONE_ITEM = _ITEMS.where(_items_t.c.item_key == bindparam("item_key"))
+
+
+class _Name(NamedTuple):
+    first_name: str
+    last_name: str
+
+
+def _full_name(first: str, last: str) -> str:
+    """A person's name as `User.full_name` writes it, from its two columns."""
+    return str(User.full_name.fget(_Name(first, last)))  # type: ignore[attr-defined]
+
+
+def _load_items(assessment_id: int, key: str | None = None) -> list[tuple[Any, ...]]:
+    """Items (one when `key` is given) with their author and the author/time of the
+    conflicting change, as column rows: 1 query."""
+    if key is None:
+        return list(db.session.execute(_ITEMS, {"assessment_id": assessment_id}))
+    return list(db.session.execute(_ONE_ITEM, {"assessment_id": assessment_id, "item_key": key}))
 
 
 def _view(
@@ -1319,26 +1357,52 @@ def _view(
     kind: str,
     row: tuple[Any, ...] | None,
     levels: dict[str, ScaleChoice],
+    names: dict[int, str],
 ) -> ItemView:
-    view = ItemView(key=key, kind=kind)
+    """An item's view from its `_load_items` row (None: never rated); `names` keeps the
+    authors' names already formatted (a handful of people rate a grid)."""
     if row is None:
-        return view
-    item, conflict_time, conflict_author = row
-    view.value = item.value
-    view.version = item.version
-    view.author_name = item.author.full_name if item.author is not None else None
-    view.author_role = item.author_role
-    view.device_time = item.device_time
-    view.server_time = item.server_time
-    view.conflict = item.conflict
-    view.conflict_value = item.conflict_value
-    view.conflict_device_time = conflict_time
-    view.conflict_author_name = conflict_author.full_name if conflict_author else None
-    if kind in (ItemKind.CRITERION, ItemKind.COMPETENCY):
-        view.level = levels.get(item.value) if item.value is not None else None
-        if item.conflict_value is not None:
-            view.conflict_level = levels.get(item.conflict_value)
-    return view
+        return ItemView(key=key, kind=kind)
+    (
+        _,
+        value,
+        version,
+        author_id,
+        first,
+        last,
+        role,
+        device_time,
+        server_time,
+        conflict,
+        conflict_value,
+        conflict_time,
+        conflict_author_id,
+        conflict_first,
+        conflict_last,
+    ) = row
+    if author_id is not None and author_id not in names:
+        names[author_id] = _full_name(first, last)
+    if conflict_author_id is not None and conflict_author_id not in names:
+        names[conflict_author_id] = _full_name(conflict_first, conflict_last)
+    rated = kind in (ItemKind.CRITERION, ItemKind.COMPETENCY)
+    return ItemView(
+        key=key,
+        kind=kind,
+        value=value,
+        version=version,
+        level=levels.get(value) if rated and value is not None else None,
+        author_name=names.get(author_id),
+        author_role=role,
+        device_time=device_time,
+        server_time=server_time,
+        conflict=conflict,
+        conflict_value=conflict_value,
+        conflict_level=levels.get(conflict_value) if rated and conflict_value is not None else None,
+        conflict_author_name=names.get(conflict_author_id)
+        if conflict_author_id is not None
+        else None,
+        conflict_device_time=conflict_time,
+    )
 
 
 def _load_header(assessment: Assessment) -> tuple[Assessment, Portfolio, Any]:
@@ -1397,36 +1461,109 @@ def _header(portfolio: Portfolio) -> GridHeader:
     )
 
 
-def load_framework(
-    framework_id: int,
-) -> tuple[list[Activity], list[Competency], dict[int, list[str]]]:
-    """Activities → tasks, competencies → criteria, and task → competency codes: 5 queries."""
-    activities = list(
-        db.session.scalars(
-            select(Activity)
-            .where(Activity.framework_id == framework_id)
-            .order_by(Activity.position, Activity.id)
-            .options(selectinload(Activity.tasks).raiseload("*"), raiseload("*"))
-        )
+_activities_t = Activity.__table__
+_tasks_t = Task.__table__
+_links_t = task_competencies
+_task_comp_t = Competency.__table__.alias("task_competency")
+_competencies_t = Competency.__table__
+_criteria_t = Criterion.__table__
+# Activities → tasks → the codes of the tasks' competencies, in framework order: one row per
+# (activity, task, competency); an activity without tasks or a task without competency once.
+_ACTIVITY_ROWS = (
+    select(
+        _activities_t.c.id,
+        _activities_t.c.code,
+        _activities_t.c.title,
+        _tasks_t.c.id,
+        _tasks_t.c.code,
+        _tasks_t.c.title,
+        _task_comp_t.c.code,
     )
-    competencies = list(
-        db.session.scalars(
-            select(Competency)
-            .where(Competency.framework_id == framework_id)
-            .order_by(Competency.position, Competency.id)
-            .options(selectinload(Competency.criteria).raiseload("*"), raiseload("*"))
-        )
+    .select_from(
+        _activities_t.outerjoin(_tasks_t, _tasks_t.c.activity_id == _activities_t.c.id)
+        .outerjoin(_links_t, _links_t.c.task_id == _tasks_t.c.id)
+        .outerjoin(_task_comp_t, _task_comp_t.c.id == _links_t.c.competency_id)
     )
-    links: dict[int, list[str]] = {}
-    for task_id, code in db.session.execute(
-        select(task_competencies.c.task_id, Competency.code)
-        .join(Competency, Competency.id == task_competencies.c.competency_id)
-        .join(Task, Task.id == task_competencies.c.task_id)
-        .where(Task.framework_id == framework_id)
-        .order_by(Competency.position, Competency.id)
+    .where(_activities_t.c.framework_id == bindparam("framework_id"))
+    .order_by(
+        _activities_t.c.position,
+        _activities_t.c.id,
+        _tasks_t.c.position,
+        _tasks_t.c.id,
+        _task_comp_t.c.position,
+        _task_comp_t.c.id,
+    )
+)
+# Competencies → criteria, in framework order: one row per criterion (a competency without
+# criteria once, its criterion columns NULL).
+_COMPETENCY_ROWS = (
+    select(
+        _competencies_t.c.id,
+        _competencies_t.c.code,
+        _competencies_t.c.title,
+        _criteria_t.c.id,
+        _criteria_t.c.code,
+        _criteria_t.c.title,
+    )
+    .select_from(
+        _competencies_t.outerjoin(_criteria_t, _criteria_t.c.competency_id == _competencies_t.c.id)
+    )
+    .where(_competencies_t.c.framework_id == bindparam("framework_id"))
+    .order_by(
+        _competencies_t.c.position,
+        _competencies_t.c.id,
+        _criteria_t.c.position,
+        _criteria_t.c.id,
+    )
+)
+
+
+@dataclass
+class _FrameworkTask:
+    id: int
+    code: str
+    title: str
+    competency_codes: list[str]
+
+
+@dataclass
+class _FrameworkNode:
+    """An activity with its tasks, or a competency with its criteria (id, code, title)."""
+
+    id: int
+    code: str
+    title: str
+    children: list[Any]
+
+
+def load_framework(framework_id: int) -> tuple[list[_FrameworkNode], list[_FrameworkNode]]:
+    """Activities → tasks (with their competencies' codes) and competencies → criteria
+    (`_FrameworkNode`s, criteria as (id, code, title) rows), in framework order: 2 queries."""
+    params = {"framework_id": framework_id}
+    activities: list[_FrameworkNode] = []
+    tasks: dict[int, _FrameworkTask] = {}
+    for a_id, a_code, a_title, t_id, t_code, t_title, c_code in db.session.execute(
+        _ACTIVITY_ROWS, params
     ):
-        links.setdefault(task_id, []).append(code)
-    return activities, competencies, links
+        if not activities or activities[-1].id != a_id:
+            activities.append(_FrameworkNode(a_id, a_code, a_title, []))
+        if t_id is None:
+            continue
+        task = tasks.get(t_id)
+        if task is None:
+            task = tasks[t_id] = _FrameworkTask(t_id, t_code, t_title, [])
+            activities[-1].children.append(task)
+        if c_code is not None:
+            task.competency_codes.append(c_code)
+    competencies: list[_FrameworkNode] = []
+    for c_id, c_code, c_title, k_id, k_code, k_title in db.session.execute(
+        _COMPETENCY_ROWS, params
+    ):
+        if not competencies or competencies[-1].id != c_id:
+            competencies.append(_FrameworkNode(c_id, c_code, c_title, []))
+        if k_id is not None:
+            competencies[-1].children.append((k_id, k_code, k_title))
+    return activities, competencies
 
 
 def explicit_modes(assessment_ids: list[int]) -> dict[tuple[int, int], str]:
@@ -1452,15 +1589,19 @@ def build_grid(assessment: Assessment) -> AssessmentGrid:
     header = _header(portfolio)
     scale = scale_of(header.framework_id)
     levels = {choice.code: choice for choice in scale}
-    activities, competencies, links = load_framework(header.framework_id)
+    activities, competencies = load_framework(header.framework_id)
     selections = portfolio_selections(portfolio.id)
     modes = explicit_modes([assessment.id])
-    rows = {row[0].item_key: row for row in _load_items(assessment.id)}
+    rows = {row[0]: row for row in _load_items(assessment.id)}
     index: dict[str, ItemView] = {}
+    names: dict[int, str] = {}
+    refs, no_refs = selections.refs, list[int]()
+    task_refs, competency_refs = selections.tasks, selections.competencies
+    criterion_refs = selections.criteria
 
     def view(key: str, kind: str) -> ItemView:
-        index[key] = _view(key, kind, rows.get(key), levels)
-        return index[key]
+        index[key] = found = _view(key, kind, rows.get(key), levels, names)
+        return found
 
     activity_rows = [
         ActivityRow(
@@ -1472,10 +1613,10 @@ def build_grid(assessment: Assessment) -> AssessmentGrid:
                     id=task.id,
                     code=task.code,
                     title=task.title,
-                    refs=selections.refs(selections.tasks.get(task.id)),
-                    competency_codes=links.get(task.id, []),
+                    refs=refs(task_refs[task.id]) if task.id in task_refs else no_refs,
+                    competency_codes=task.competency_codes,
                 )
-                for task in activity.tasks
+                for task in activity.children
             ],
         )
         for activity in activities
@@ -1487,13 +1628,17 @@ def build_grid(assessment: Assessment) -> AssessmentGrid:
             mode, source = modes[(assessment.id, competency.id)], "assessment"
         criteria = [
             CriterionRow(
-                id=criterion.id,
-                code=criterion.code,
-                title=criterion.title,
-                refs=selections.refs(selections.criteria.get(criterion.id)),
-                item=view(f"criterion:{criterion.id}", ItemKind.CRITERION),
+                id=criterion_id,
+                code=code,
+                title=title,
+                refs=(
+                    refs(criterion_refs[criterion_id])
+                    if criterion_id in criterion_refs
+                    else no_refs
+                ),
+                item=view(f"criterion:{criterion_id}", ItemKind.CRITERION),
             )
-            for criterion in competency.criteria
+            for criterion_id, code, title in competency.children
         ]
         competency_rows.append(
             CompetencyRow(
@@ -1502,7 +1647,9 @@ def build_grid(assessment: Assessment) -> AssessmentGrid:
                 title=competency.title,
                 mode=mode,
                 mode_source=source,
-                refs=selections.refs(selections.competencies.get(competency.id)),
+                refs=(
+                    refs(competency_refs[competency.id]) if competency.id in competency_refs else []
+                ),
                 item=view(f"competency:{competency.id}", ItemKind.COMPETENCY),
                 criteria=criteria,
                 summary=median_level(row.item.level for row in criteria),
@@ -1547,8 +1694,8 @@ def item_row(assessment: Assessment, item_key: str) -> ItemRow:
     framework_id = framework_id_of(portfolio)
     scale = scale_of(framework_id)
     levels = {choice.code: choice for choice in scale}
-    rows = _load_items(assessment.id, [item_key])
-    view = _view(item_key, kind, rows[0] if rows else None, levels)
+    rows = _load_items(assessment.id, item_key)
+    view = _view(item_key, kind, rows[0] if rows else None, levels, {})
     row = ItemRow(key=item_key, kind=kind, code="", title="", refs=[], item=view, scale=scale)
     if kind in (ItemKind.CRITERION, ItemKind.COMPETENCY):
         obj: Criterion | Competency | None = (
