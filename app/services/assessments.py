@@ -45,7 +45,7 @@ from flask import g
 from markupsafe import Markup, escape
 from sqlalchemy import bindparam, func, inspect, select, tuple_
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased, contains_eager, joinedload, raiseload
+from sqlalchemy.orm import contains_eager, joinedload, raiseload
 
 from app import access
 from app.errors import AssessmentCompleted, DomainError, InvalidInput, NotAllowed, NotFound
@@ -58,11 +58,14 @@ from app.models import (
     AssessmentItem,
     AssessmentItemChange,
     AssessmentStatus,
+    ClassGroup,
     Competency,
     Criterion,
+    Framework,
     ItemKind,
     Learner,
     Level,
+    LiaisonSheet,
     Period,
     Portfolio,
     ScaleLevel,
@@ -70,6 +73,7 @@ from app.models import (
     SheetCriterion,
     SheetTask,
     Task,
+    Tutor,
     User,
     task_competencies,
 )
@@ -1405,59 +1409,109 @@ def _view(
     )
 
 
-def _load_header(assessment: Assessment) -> tuple[Assessment, Portfolio, Any]:
-    """The assessment with portfolio, period, level, framework, learner, class, tutor and
-    liaison sheet, and the completing teacher: 1 query."""
-    completer = aliased(User)
-    row = db.session.execute(
-        select(Assessment, completer)
-        .outerjoin(completer, completer.id == Assessment.completed_by_id)
-        .where(Assessment.id == assessment.id)
-        .options(
-            joinedload(Assessment.portfolio).options(
-                joinedload(Portfolio.period).joinedload(Period.level).joinedload(Level.framework),
-                joinedload(Portfolio.learner).joinedload(Learner.class_group),
-                joinedload(Portfolio.tutor),
-                joinedload(Portfolio.liaison_sheet),
-            ),
-            raiseload("*"),
-        )
-    ).one()
-    return row[0], row[0].portfolio, row[1]
+_assessments_t = Assessment.__table__
+_portfolios_t = Portfolio.__table__
+_periods_t = Period.__table__
+_levels_t = Level.__table__
+_frameworks_t = Framework.__table__
+_learner_t = User.__table__.alias("learner")
+_classes_t = ClassGroup.__table__
+_tutor_t = User.__table__.alias("tutor")
+_liaison_t = LiaisonSheet.__table__
+_completer_t = User.__table__.alias("completer")
+_HEADER = (
+    select(
+        _assessments_t.c.status,
+        _assessments_t.c.completed_at,
+        _completer_t.c.id.label("completer_id"),
+        _completer_t.c.first_name.label("completer_first_name"),
+        _completer_t.c.last_name.label("completer_last_name"),
+        _portfolios_t.c.id.label("portfolio_id"),
+        _periods_t.c.id.label("period_id"),
+        _periods_t.c.name.label("period_name"),
+        _periods_t.c.start_date,
+        _periods_t.c.end_date,
+        _learner_t.c.id.label("learner_id"),
+        _learner_t.c.first_name.label("learner_first_name"),
+        _learner_t.c.last_name.label("learner_last_name"),
+        _learner_t.c.learner_status,
+        _classes_t.c.name.label("class_name"),
+        _tutor_t.c.id.label("tutor_id"),
+        _tutor_t.c.first_name.label("tutor_first_name"),
+        _tutor_t.c.last_name.label("tutor_last_name"),
+        _tutor_t.c.tutor_kind,
+        _tutor_t.c.company_name.label("tutor_company_name"),
+        _tutor_t.c.job_title.label("tutor_job_title"),
+        _tutor_t.c.email.label("tutor_account_email"),
+        _tutor_t.c.phone.label("tutor_account_phone"),
+        _liaison_t.c.id.label("liaison_id"),
+        _liaison_t.c.company_name,
+        _liaison_t.c.company_address,
+        _liaison_t.c.company_phone,
+        _liaison_t.c.tutor_name,
+        _liaison_t.c.tutor_role,
+        _liaison_t.c.tutor_email,
+        _liaison_t.c.tutor_phone,
+        _frameworks_t.c.id.label("framework_id"),
+        _frameworks_t.c.code.label("framework_code"),
+        _frameworks_t.c.title.label("framework_title"),
+    )
+    .select_from(
+        _assessments_t.join(_portfolios_t, _portfolios_t.c.id == _assessments_t.c.portfolio_id)
+        .join(_periods_t, _periods_t.c.id == _portfolios_t.c.period_id)
+        .outerjoin(_levels_t, _levels_t.c.id == _periods_t.c.level_id)
+        .outerjoin(_frameworks_t, _frameworks_t.c.id == _levels_t.c.framework_id)
+        .join(_learner_t, _learner_t.c.id == _portfolios_t.c.learner_id)
+        .outerjoin(_classes_t, _classes_t.c.id == _learner_t.c.class_group_id)
+        .outerjoin(_tutor_t, _tutor_t.c.id == _portfolios_t.c.tutor_id)
+        .outerjoin(_liaison_t, _liaison_t.c.portfolio_id == _portfolios_t.c.id)
+        .outerjoin(_completer_t, _completer_t.c.id == _assessments_t.c.completed_by_id)
+    )
+    .where(_assessments_t.c.id == bindparam("assessment_id"))
+)
 
 
-def _header(portfolio: Portfolio) -> GridHeader:
-    period, learner, tutor = portfolio.period, portfolio.learner, portfolio.tutor
-    liaison = portfolio.liaison_sheet
+def _load_header(assessment: Assessment) -> Any:
+    """The assessment's status, its portfolio, period, framework, learner, class, tutor,
+    liaison sheet and completing teacher, as one row of columns: 1 query."""
+    return db.session.execute(_HEADER, {"assessment_id": assessment.id}).one()
 
-    def pick(liaison_attr: str, tutor_attr: str) -> str:
+
+def _header(row: Any) -> GridHeader:
+    """The grid's header from the `_load_header` row."""
+    has_liaison, has_tutor = row.liaison_id is not None, row.tutor_id is not None
+
+    def pick(liaison_value: str | None, tutor_value: str | None = None) -> str:
         """The liaison sheet's value (what the learner typed), else the tutor account's."""
-        value = getattr(liaison, liaison_attr, "") if liaison is not None else ""
-        if not value and tutor is not None and tutor_attr:
-            value = getattr(tutor, tutor_attr, "")
+        value = liaison_value if has_liaison else ""
+        if not value and has_tutor:
+            value = tutor_value
         return str(value or "")
 
-    framework = period.level.framework
     return GridHeader(
-        period_id=period.id,
-        period_name=period.name,
-        start_date=period.start_date,
-        end_date=period.end_date,
-        learner_id=learner.id,
-        learner_name=learner.full_name,
-        class_name=learner.class_group.name if learner.class_group else "",
-        status_label=learner.status_label,
-        company_name=pick("company_name", "company_name"),
-        company_address=pick("company_address", ""),
-        company_phone=pick("company_phone", ""),
-        tutor_name=tutor.full_name if tutor is not None else pick("tutor_name", ""),
-        tutor_role=pick("tutor_role", "job_title"),
-        tutor_email=pick("tutor_email", "email"),
-        tutor_phone=pick("tutor_phone", "phone"),
-        tutor_kind_label=tutor.kind_label if tutor is not None else "",
-        framework_id=framework.id,
-        framework_code=framework.code,
-        framework_title=framework.title,
+        period_id=row.period_id,
+        period_name=row.period_name,
+        start_date=row.start_date,
+        end_date=row.end_date,
+        learner_id=row.learner_id,
+        learner_name=_full_name(row.learner_first_name, row.learner_last_name),
+        class_name=row.class_name or "",
+        status_label=Learner.status_label.fget(row),  # type: ignore[attr-defined]
+        company_name=pick(row.company_name, row.tutor_company_name),
+        company_address=pick(row.company_address),
+        company_phone=pick(row.company_phone),
+        tutor_name=(
+            _full_name(row.tutor_first_name, row.tutor_last_name)
+            if has_tutor
+            else pick(row.tutor_name)
+        ),
+        tutor_role=pick(row.tutor_role, row.tutor_job_title),
+        tutor_email=pick(row.tutor_email, row.tutor_account_email),
+        tutor_phone=pick(row.tutor_phone, row.tutor_account_phone),
+        tutor_kind_label=Tutor.kind_label.fget(row) if has_tutor else "",  # type: ignore[attr-defined]
+        framework_id=row.framework_id,
+        framework_code=row.framework_code,
+        framework_title=row.framework_title,
     )
 
 
@@ -1585,12 +1639,12 @@ def build_grid(assessment: Assessment) -> AssessmentGrid:
     """Build the whole assessment grid (see `AssessmentGrid`) in a fixed number of queries
     (13), whatever the number of sheets, selections or ratings. Pure read: no access check
     (the caller checked), no write."""
-    assessment, portfolio, completer = _load_header(assessment)
-    header = _header(portfolio)
+    head = _load_header(assessment)
+    header = _header(head)
     scale = scale_of(header.framework_id)
     levels = {choice.code: choice for choice in scale}
     activities, competencies = load_framework(header.framework_id)
-    selections = portfolio_selections(portfolio.id)
+    selections = portfolio_selections(head.portfolio_id)
     modes = explicit_modes([assessment.id])
     rows = {row[0]: row for row in _load_items(assessment.id)}
     index: dict[str, ItemView] = {}
@@ -1658,10 +1712,14 @@ def build_grid(assessment: Assessment) -> AssessmentGrid:
     meeting = view(ItemKind.MEETING_DATE, ItemKind.MEETING_DATE)
     grid = AssessmentGrid(
         assessment_id=assessment.id,
-        portfolio_id=portfolio.id,
-        status=assessment.status,
-        completed_at=assessment.completed_at,
-        completed_by_name=completer.full_name if completer is not None else None,
+        portfolio_id=head.portfolio_id,
+        status=head.status,
+        completed_at=head.completed_at,
+        completed_by_name=(
+            _full_name(head.completer_first_name, head.completer_last_name)
+            if head.completer_id is not None
+            else None
+        ),
         header=header,
         scale=scale,
         sheets=selections.sheets,
