@@ -274,6 +274,15 @@ class CompetencyRow:
         return sum(1 for row in self.criteria if row.item.is_set)
 
     @property
+    def criteria_lines(self) -> list[tuple[list[int], str, str, str]]:
+        """(refs, code, title, level text or "") of each criterion: the list shown under a
+        global rating, read at once by the page's loop."""
+        return [
+            (row.refs, row.code, row.title, row.item.level.text if row.item.level else "")
+            for row in self.criteria
+        ]
+
+    @property
     def level(self) -> ScaleChoice | None:
         """The competency's result in its mode: the global rating or the criteria summary."""
         return self.item.level if self.mode == "global" else self.summary
@@ -457,20 +466,24 @@ def _request_memo(name: str) -> dict[Any, Any]:
     return memo
 
 
+_scale_t = ScaleLevel.__table__
+_SCALE = (
+    select(_scale_t.c.position, _scale_t.c.code, _scale_t.c.label, _scale_t.c.color)
+    .where(_scale_t.c.framework_id == bindparam("framework_id"))
+    .order_by(_scale_t.c.position)
+)
+
+
 def scale_of(framework_id: int) -> list[ScaleChoice]:
     memo = _request_memo("scales")
     if framework_id not in memo:
-        rows = db.session.scalars(
-            select(ScaleLevel)
-            .where(ScaleLevel.framework_id == framework_id)
-            .order_by(ScaleLevel.position)
-            .options(raiseload("*"))
-        )
+        rows = db.session.execute(_SCALE, {"framework_id": framework_id})
         memo[framework_id] = [_choice(row) for row in rows]
     return list(memo[framework_id])
 
 
-def _choice(row: ScaleLevel) -> ScaleChoice:
+def _choice(row: Any) -> ScaleChoice:
+    """A level from its `_SCALE` row."""
     color = row.color if _COLOR.match(row.color or "") else "#9aa0a6"
     return ScaleChoice(position=row.position, code=row.code, label=row.label, color=color)
 
@@ -1620,18 +1633,18 @@ def load_framework(framework_id: int) -> tuple[list[_FrameworkNode], list[_Frame
     return activities, competencies
 
 
+_modes_t = AssessmentCompetencyMode.__table__
+_MODES = select(_modes_t.c.assessment_id, _modes_t.c.competency_id, _modes_t.c.mode).where(
+    _modes_t.c.assessment_id.in_(bindparam("assessment_ids", expanding=True))
+)
+
+
 def explicit_modes(assessment_ids: list[int]) -> dict[tuple[int, int], str]:
     """Modes toggled on several assessments: {(assessment id, competency id): mode}; 1 query.
     Competencies absent here follow `Selections.default_mode` (the sheets' choice)."""
     if not assessment_ids:
         return {}
-    rows = db.session.execute(
-        select(
-            AssessmentCompetencyMode.assessment_id,
-            AssessmentCompetencyMode.competency_id,
-            AssessmentCompetencyMode.mode,
-        ).where(AssessmentCompetencyMode.assessment_id.in_(assessment_ids))
-    )
+    rows = db.session.execute(_MODES, {"assessment_ids": assessment_ids})
     return {(a, c): m for a, c, m in rows}
 
 
@@ -1870,13 +1883,16 @@ def value_text(kind: str, value: str | None, levels: dict[str, ScaleChoice]) -> 
     return value if len(value) <= 120 else value[:117] + "…"
 
 
+_PORTFOLIO = (
+    select(Portfolio)
+    .where(Portfolio.id == bindparam("portfolio_id"))
+    .options(joinedload(Portfolio.period), joinedload(Portfolio.assessment))
+)
+
+
 def load_portfolio(portfolio_id: int) -> Portfolio | None:
     """A portfolio with its period and assessment, for the routes' access checks."""
-    return db.session.scalar(
-        select(Portfolio)
-        .where(Portfolio.id == portfolio_id)
-        .options(joinedload(Portfolio.period), joinedload(Portfolio.assessment))
-    )
+    return db.session.scalar(_PORTFOLIO, {"portfolio_id": portfolio_id})
 
 
 def save_form(
