@@ -1534,6 +1534,7 @@ _links_t = task_competencies
 _task_comp_t = Competency.__table__.alias("task_competency")
 _competencies_t = Competency.__table__
 _criteria_t = Criterion.__table__
+_modes_t = AssessmentCompetencyMode.__table__
 # Activities → tasks → the codes of the tasks' competencies, in framework order: one row per
 # (activity, task, competency); an activity without tasks or a task without competency once.
 _ACTIVITY_ROWS = (
@@ -1561,19 +1562,25 @@ _ACTIVITY_ROWS = (
         _task_comp_t.c.id,
     )
 )
-# Competencies → criteria, in framework order: one row per criterion (a competency without
+# Competencies → criteria, in framework order, with the mode an assessor toggled on the
+# assessment (NULL: the sheets' choice): one row per criterion (a competency without
 # criteria once, its criterion columns NULL).
 _COMPETENCY_ROWS = (
     select(
         _competencies_t.c.id,
         _competencies_t.c.code,
         _competencies_t.c.title,
+        _modes_t.c.mode,
         _criteria_t.c.id,
         _criteria_t.c.code,
         _criteria_t.c.title,
     )
     .select_from(
-        _competencies_t.outerjoin(_criteria_t, _criteria_t.c.competency_id == _competencies_t.c.id)
+        _competencies_t.outerjoin(
+            _modes_t,
+            (_modes_t.c.competency_id == _competencies_t.c.id)
+            & (_modes_t.c.assessment_id == bindparam("assessment_id")),
+        ).outerjoin(_criteria_t, _criteria_t.c.competency_id == _competencies_t.c.id)
     )
     .where(_competencies_t.c.framework_id == bindparam("framework_id"))
     .order_by(
@@ -1595,18 +1602,23 @@ class _FrameworkTask:
 
 @dataclass
 class _FrameworkNode:
-    """An activity with its tasks, or a competency with its criteria (id, code, title)."""
+    """An activity with its tasks, or a competency with its criteria (id, code, title) and
+    the mode toggled on the assessment (None: none)."""
 
     id: int
     code: str
     title: str
     children: list[Any]
+    mode: str | None = None
 
 
-def load_framework(framework_id: int) -> tuple[list[_FrameworkNode], list[_FrameworkNode]]:
+def load_framework(
+    framework_id: int, assessment_id: int
+) -> tuple[list[_FrameworkNode], list[_FrameworkNode]]:
     """Activities → tasks (with their competencies' codes) and competencies → criteria
-    (`_FrameworkNode`s, criteria as (id, code, title) rows), in framework order: 2 queries."""
-    params = {"framework_id": framework_id}
+    (`_FrameworkNode`s, criteria as (id, code, title) rows) with the modes toggled on the
+    assessment, in framework order: 2 queries."""
+    params = {"framework_id": framework_id, "assessment_id": assessment_id}
     activities: list[_FrameworkNode] = []
     tasks: dict[int, _FrameworkTask] = {}
     for a_id, a_code, a_title, t_id, t_code, t_title, c_code in db.session.execute(
@@ -1623,17 +1635,16 @@ def load_framework(framework_id: int) -> tuple[list[_FrameworkNode], list[_Frame
         if c_code is not None:
             task.competency_codes.append(c_code)
     competencies: list[_FrameworkNode] = []
-    for c_id, c_code, c_title, k_id, k_code, k_title in db.session.execute(
+    for c_id, c_code, c_title, mode, k_id, k_code, k_title in db.session.execute(
         _COMPETENCY_ROWS, params
     ):
         if not competencies or competencies[-1].id != c_id:
-            competencies.append(_FrameworkNode(c_id, c_code, c_title, []))
+            competencies.append(_FrameworkNode(c_id, c_code, c_title, [], mode))
         if k_id is not None:
             competencies[-1].children.append((k_id, k_code, k_title))
     return activities, competencies
 
 
-_modes_t = AssessmentCompetencyMode.__table__
 _MODES = select(_modes_t.c.assessment_id, _modes_t.c.competency_id, _modes_t.c.mode).where(
     _modes_t.c.assessment_id.in_(bindparam("assessment_ids", expanding=True))
 )
@@ -1650,15 +1661,14 @@ def explicit_modes(assessment_ids: list[int]) -> dict[tuple[int, int], str]:
 
 def build_grid(assessment: Assessment) -> AssessmentGrid:
     """Build the whole assessment grid (see `AssessmentGrid`) in a fixed number of queries
-    (13), whatever the number of sheets, selections or ratings. Pure read: no access check
+    (9), whatever the number of sheets, selections or ratings. Pure read: no access check
     (the caller checked), no write."""
     head = _load_header(assessment)
     header = _header(head)
     scale = scale_of(header.framework_id)
     levels = {choice.code: choice for choice in scale}
-    activities, competencies = load_framework(header.framework_id)
+    activities, competencies = load_framework(header.framework_id, assessment.id)
     selections = portfolio_selections(head.portfolio_id)
-    modes = explicit_modes([assessment.id])
     rows = {row[0]: row for row in _load_items(assessment.id)}
     index: dict[str, ItemView] = {}
     names: dict[int, str] = {}
@@ -1690,9 +1700,10 @@ def build_grid(assessment: Assessment) -> AssessmentGrid:
     ]
     competency_rows: list[CompetencyRow] = []
     for competency in competencies:
-        mode, source = selections.default_mode(competency.id)
-        if (assessment.id, competency.id) in modes:
-            mode, source = modes[(assessment.id, competency.id)], "assessment"
+        if competency.mode is not None:
+            mode, source = competency.mode, "assessment"
+        else:
+            mode, source = selections.default_mode(competency.id)
         criteria = [
             CriterionRow(
                 id=criterion_id,
