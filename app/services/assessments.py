@@ -43,7 +43,7 @@ from typing import Any, NamedTuple
 
 from flask import g
 from markupsafe import Markup, escape
-from sqlalchemy import bindparam, func, inspect, select, tuple_
+from sqlalchemy import bindparam, inspect, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, joinedload, raiseload
 
@@ -1768,6 +1768,48 @@ def _meeting_value(meeting: ItemView, default: date) -> date:
     return default
 
 
+_TOGGLED = _modes_t.c.assessment_id == bindparam("assessment_id")
+# One criterion (or competency) of the framework: code, title, its competency and the mode
+# toggled on the assessment for that competency (NULL: none).
+_CRITERION_ROW = (
+    select(_criteria_t.c.code, _criteria_t.c.title, _criteria_t.c.competency_id, _modes_t.c.mode)
+    .select_from(
+        _criteria_t.outerjoin(
+            _modes_t, (_modes_t.c.competency_id == _criteria_t.c.competency_id) & _TOGGLED
+        )
+    )
+    .where(
+        _criteria_t.c.id == bindparam("ref_id"),
+        _criteria_t.c.framework_id == bindparam("framework_id"),
+    )
+)
+_COMPETENCY_ROW = (
+    select(_competencies_t.c.code, _competencies_t.c.title, _competencies_t.c.id, _modes_t.c.mode)
+    .select_from(
+        _competencies_t.outerjoin(
+            _modes_t, (_modes_t.c.competency_id == _competencies_t.c.id) & _TOGGLED
+        )
+    )
+    .where(
+        _competencies_t.c.id == bindparam("ref_id"),
+        _competencies_t.c.framework_id == bindparam("framework_id"),
+    )
+)
+# The rating of each criterion of a competency (NULL: not rated): the summary line.
+_CRITERIA_VALUES = (
+    select(_items_t.c.value)
+    .select_from(
+        _criteria_t.outerjoin(
+            _items_t,
+            (_items_t.c.criterion_id == _criteria_t.c.id)
+            & (_items_t.c.assessment_id == bindparam("assessment_id"))
+            & (_items_t.c.kind == ItemKind.CRITERION),
+        )
+    )
+    .where(_criteria_t.c.competency_id == bindparam("competency_id"))
+)
+
+
 def item_row(assessment: Assessment, item_key: str) -> ItemRow:
     """One item and what its fragment shows, in a handful of queries (the small response
     to a rating, and what live updates render). Raises InvalidInput for an unknown key."""
@@ -1779,34 +1821,20 @@ def item_row(assessment: Assessment, item_key: str) -> ItemRow:
     rows = _load_items(assessment.id, item_key)
     view = _view(item_key, kind, rows[0] if rows else None, levels, {})
     row = ItemRow(key=item_key, kind=kind, code="", title="", refs=[], item=view, scale=scale)
-    if kind in (ItemKind.CRITERION, ItemKind.COMPETENCY):
-        obj: Criterion | Competency | None = (
-            db.session.scalar(
-                select(Criterion).where(
-                    Criterion.id == ref_id, Criterion.framework_id == framework_id
-                )
-            )
-            if kind == ItemKind.CRITERION
-            else db.session.scalar(
-                select(Competency).where(
-                    Competency.id == ref_id, Competency.framework_id == framework_id
-                )
-            )
-        )
-        if obj is None:
+    if kind in (ItemKind.CRITERION, ItemKind.COMPETENCY) and ref_id is not None:
+        found = db.session.execute(
+            _CRITERION_ROW if kind == ItemKind.CRITERION else _COMPETENCY_ROW,
+            {"ref_id": ref_id, "framework_id": framework_id, "assessment_id": assessment.id},
+        ).first()
+        if found is None:
             raise InvalidInput("Cet élément n'appartient pas au référentiel de ce bilan.")
-        row.code, row.title = obj.code, obj.title
+        row.code, row.title, competency_id, explicit = found
         selections = portfolio_selections(portfolio.id)
         source = selections.criteria if kind == ItemKind.CRITERION else selections.competencies
-        row.refs = selections.refs(source.get(obj.id))
-        competency_id = obj.competency_id if isinstance(obj, Criterion) else obj.id
-        if isinstance(obj, Criterion):
+        row.refs = selections.refs(source.get(ref_id))
+        if kind == ItemKind.CRITERION:
             _criteria_summary(row, assessment.id, competency_id, levels)
-        explicit = db.session.get(
-            AssessmentCompetencyMode,
-            {"assessment_id": assessment.id, "competency_id": competency_id},
-        )
-        row.mode = explicit.mode if explicit else selections.default_mode(competency_id)[0]
+        row.mode = explicit or selections.default_mode(competency_id)[0]
     elif kind == ItemKind.MEETING_DATE:
         row.meeting_default = portfolio.period.end_date
         row.meeting_value = _meeting_value(view, portfolio.period.end_date)
@@ -1816,24 +1844,15 @@ def item_row(assessment: Assessment, item_key: str) -> ItemRow:
 def _criteria_summary(
     row: ItemRow, assessment_id: int, competency_id: int, levels: dict[str, ScaleChoice]
 ) -> None:
-    """The summary line of a criterion's competency (2 queries)."""
+    """The summary line of a criterion's competency (1 query)."""
     row.competency_id = competency_id
     values = db.session.scalars(
-        select(AssessmentItem.value).where(
-            AssessmentItem.assessment_id == assessment_id,
-            AssessmentItem.competency_id == competency_id,
-            AssessmentItem.kind == ItemKind.CRITERION,
-            AssessmentItem.value.is_not(None),
-        )
+        _CRITERIA_VALUES, {"assessment_id": assessment_id, "competency_id": competency_id}
     ).all()
-    row.rated = len(values)
-    row.summary = median_level(levels.get(v) for v in values if v is not None)
-    row.total = int(
-        db.session.scalar(
-            select(func.count(Criterion.id)).where(Criterion.competency_id == competency_id)
-        )
-        or 0
-    )
+    row.total = len(values)
+    rated = [v for v in values if v is not None]
+    row.rated = len(rated)
+    row.summary = median_level(levels.get(v) for v in rated)
 
 
 def competency_row(assessment: Assessment, competency_id: int) -> CompetencyRow:
