@@ -39,13 +39,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import g
 from markupsafe import Markup, escape
-from sqlalchemy import func, inspect, select, tuple_
+from sqlalchemy import bindparam, inspect, select, tuple_
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased, contains_eager, joinedload, raiseload, selectinload
+from sqlalchemy.orm import contains_eager, joinedload, raiseload
 
 from app import access
 from app.errors import AssessmentCompleted, DomainError, InvalidInput, NotAllowed, NotFound
@@ -58,11 +58,14 @@ from app.models import (
     AssessmentItem,
     AssessmentItemChange,
     AssessmentStatus,
+    ClassGroup,
     Competency,
     Criterion,
+    Framework,
     ItemKind,
     Learner,
     Level,
+    LiaisonSheet,
     Period,
     Portfolio,
     ScaleLevel,
@@ -70,6 +73,7 @@ from app.models import (
     SheetCriterion,
     SheetTask,
     Task,
+    Tutor,
     User,
     task_competencies,
 )
@@ -132,7 +136,7 @@ class ScaleChoice:
     label: str
     color: str  # "#rrggbb", validated
 
-    @property
+    @cached_property
     def css_class(self) -> str:
         return f"s{self.position}"
 
@@ -151,7 +155,7 @@ class ScaleChoice:
         assessments/_macros.html, which autoescapes nothing else)."""
         return str(self.code_attr), str(self.position), self.code, escape(self.code)
 
-    @property
+    @cached_property
     def text(self) -> str:
         """The level as people read it: "3 – Satisfaisant"."""
         return f"{self.code} – {self.label}"
@@ -181,13 +185,18 @@ class ItemView:
     conflict_author_name: str | None = None
     conflict_device_time: datetime | None = None
 
-    @property
+    @cached_property
     def dom_id(self) -> str:
         return dom_id(self.key)
 
     @property
     def is_set(self) -> bool:
         return self.value is not None
+
+    @property
+    def has_meta(self) -> bool:
+        """Whether `meta` (assessments/_macros.html) shows anything: author or conflict."""
+        return self.value is not None or self.version > 0 or self.conflict
 
     @property
     def author_role_label(self) -> str:
@@ -198,7 +207,7 @@ class ItemView:
         """ "Enseignant" / "Tuteur": beside every rating (the history says the rest)."""
         return SHORT_ROLE_LABELS.get(self.author_role or "", "")
 
-    @property
+    @cached_property
     def field_name(self) -> str:
         """The form field of the item in the page's form: short ("c12", "k3") because
         the Bac Pro MEE grid repeats it ~1100 times; `key_of_field` reverses it."""
@@ -263,6 +272,15 @@ class CompetencyRow:
     @property
     def rated_criteria(self) -> int:
         return sum(1 for row in self.criteria if row.item.is_set)
+
+    @property
+    def criteria_lines(self) -> list[tuple[list[int], str, str, str]]:
+        """(refs, code, title, level text or "") of each criterion: the list shown under a
+        global rating, read at once by the page's loop."""
+        return [
+            (row.refs, row.code, row.title, row.item.level.text if row.item.level else "")
+            for row in self.criteria
+        ]
 
     @property
     def level(self) -> ScaleChoice | None:
@@ -448,20 +466,24 @@ def _request_memo(name: str) -> dict[Any, Any]:
     return memo
 
 
+_scale_t = ScaleLevel.__table__
+_SCALE = (
+    select(_scale_t.c.position, _scale_t.c.code, _scale_t.c.label, _scale_t.c.color)
+    .where(_scale_t.c.framework_id == bindparam("framework_id"))
+    .order_by(_scale_t.c.position)
+)
+
+
 def scale_of(framework_id: int) -> list[ScaleChoice]:
     memo = _request_memo("scales")
     if framework_id not in memo:
-        rows = db.session.scalars(
-            select(ScaleLevel)
-            .where(ScaleLevel.framework_id == framework_id)
-            .order_by(ScaleLevel.position)
-            .options(raiseload("*"))
-        )
+        rows = db.session.execute(_SCALE, {"framework_id": framework_id})
         memo[framework_id] = [_choice(row) for row in rows]
     return list(memo[framework_id])
 
 
-def _choice(row: ScaleLevel) -> ScaleChoice:
+def _choice(row: Any) -> ScaleChoice:
+    """A level from its `_SCALE` row."""
     color = row.color if _COLOR.match(row.color or "") else "#9aa0a6"
     return ScaleChoice(position=row.position, code=row.code, label=row.label, color=color)
 
@@ -1296,22 +1318,55 @@ def portfolio_selections(portfolio_id: int) -> Selections:
 # --- reading items --------------------------------------------------------------------------
 
 
-_ConflictChange = aliased(AssessmentItemChange)
-_ConflictAuthor = aliased(User)
-
-
-def _load_items(assessment_id: int, keys: list[str] | None = None) -> list[tuple[Any, ...]]:
-    """Items with their author and the author/time of the conflicting change: 1 query."""
-    query = (
-        select(AssessmentItem, _ConflictChange.device_time, _ConflictAuthor)
-        .outerjoin(_ConflictChange, _ConflictChange.id == AssessmentItem.conflict_change_id)
-        .outerjoin(_ConflictAuthor, _ConflictAuthor.id == _ConflictChange.author_id)
-        .where(AssessmentItem.assessment_id == assessment_id)
-        .options(joinedload(AssessmentItem.author), raiseload("*"))
+# Column rows (no ORM entities) from statements built once: the page reads ~200 items.
+_items_t = AssessmentItem.__table__
+_author_t = User.__table__.alias("author")
+_conflict_t = AssessmentItemChange.__table__.alias("conflict_change")
+_conflict_author_t = User.__table__.alias("conflict_author")
+_ITEMS = (
+    select(
+        _items_t.c.item_key,
+        _items_t.c.value,
+        _items_t.c.version,
+        _items_t.c.author_id,
+        _author_t.c.first_name,
+        _author_t.c.last_name,
+        _items_t.c.author_role,
+        _items_t.c.device_time,
+        _items_t.c.server_time,
+        _items_t.c.conflict,
+        _items_t.c.conflict_value,
+        _conflict_t.c.device_time,
+        _conflict_t.c.author_id,
+        _conflict_author_t.c.first_name,
+        _conflict_author_t.c.last_name,
     )
-    if keys is not None:
-        query = query.where(AssessmentItem.item_key.in_(keys))
-    return [tuple(row) for row in db.session.execute(query).unique().all()]
+    .select_from(
+        _items_t.outerjoin(_author_t, _author_t.c.id == _items_t.c.author_id)
+        .outerjoin(_conflict_t, _conflict_t.c.id == _items_t.c.conflict_change_id)
+        .outerjoin(_conflict_author_t, _conflict_author_t.c.id == _conflict_t.c.author_id)
+    )
+    .where(_items_t.c.assessment_id == bindparam("assessment_id"))
+)
+_ONE_ITEM = _ITEMS.where(_items_t.c.item_key == bindparam("item_key"))
+
+
+class _Name(NamedTuple):
+    first_name: str
+    last_name: str
+
+
+def _full_name(first: str, last: str) -> str:
+    """A person's name as `User.full_name` writes it, from its two columns."""
+    return str(User.full_name.fget(_Name(first, last)))  # type: ignore[attr-defined]
+
+
+def _load_items(assessment_id: int, key: str | None = None) -> list[tuple[Any, ...]]:
+    """Items (one when `key` is given) with their author and the author/time of the
+    conflicting change, as column rows: 1 query."""
+    if key is None:
+        return list(db.session.execute(_ITEMS, {"assessment_id": assessment_id}))
+    return list(db.session.execute(_ONE_ITEM, {"assessment_id": assessment_id, "item_key": key}))
 
 
 def _view(
@@ -1319,114 +1374,280 @@ def _view(
     kind: str,
     row: tuple[Any, ...] | None,
     levels: dict[str, ScaleChoice],
+    names: dict[int, str],
 ) -> ItemView:
-    view = ItemView(key=key, kind=kind)
+    """An item's view from its `_load_items` row (None: never rated); `names` keeps the
+    authors' names already formatted (a handful of people rate a grid)."""
     if row is None:
-        return view
-    item, conflict_time, conflict_author = row
-    view.value = item.value
-    view.version = item.version
-    view.author_name = item.author.full_name if item.author is not None else None
-    view.author_role = item.author_role
-    view.device_time = item.device_time
-    view.server_time = item.server_time
-    view.conflict = item.conflict
-    view.conflict_value = item.conflict_value
-    view.conflict_device_time = conflict_time
-    view.conflict_author_name = conflict_author.full_name if conflict_author else None
-    if kind in (ItemKind.CRITERION, ItemKind.COMPETENCY):
-        view.level = levels.get(item.value) if item.value is not None else None
-        if item.conflict_value is not None:
-            view.conflict_level = levels.get(item.conflict_value)
-    return view
+        return ItemView(key=key, kind=kind)
+    (
+        _,
+        value,
+        version,
+        author_id,
+        first,
+        last,
+        role,
+        device_time,
+        server_time,
+        conflict,
+        conflict_value,
+        conflict_time,
+        conflict_author_id,
+        conflict_first,
+        conflict_last,
+    ) = row
+    if author_id is not None and author_id not in names:
+        names[author_id] = _full_name(first, last)
+    if conflict_author_id is not None and conflict_author_id not in names:
+        names[conflict_author_id] = _full_name(conflict_first, conflict_last)
+    rated = kind in (ItemKind.CRITERION, ItemKind.COMPETENCY)
+    return ItemView(
+        key=key,
+        kind=kind,
+        value=value,
+        version=version,
+        level=levels.get(value) if rated and value is not None else None,
+        author_name=names.get(author_id),
+        author_role=role,
+        device_time=device_time,
+        server_time=server_time,
+        conflict=conflict,
+        conflict_value=conflict_value,
+        conflict_level=levels.get(conflict_value) if rated and conflict_value is not None else None,
+        conflict_author_name=names.get(conflict_author_id)
+        if conflict_author_id is not None
+        else None,
+        conflict_device_time=conflict_time,
+    )
 
 
-def _load_header(assessment: Assessment) -> tuple[Assessment, Portfolio, Any]:
-    """The assessment with portfolio, period, level, framework, learner, class, tutor and
-    liaison sheet, and the completing teacher: 1 query."""
-    completer = aliased(User)
-    row = db.session.execute(
-        select(Assessment, completer)
-        .outerjoin(completer, completer.id == Assessment.completed_by_id)
-        .where(Assessment.id == assessment.id)
-        .options(
-            joinedload(Assessment.portfolio).options(
-                joinedload(Portfolio.period).joinedload(Period.level).joinedload(Level.framework),
-                joinedload(Portfolio.learner).joinedload(Learner.class_group),
-                joinedload(Portfolio.tutor),
-                joinedload(Portfolio.liaison_sheet),
-            ),
-            raiseload("*"),
-        )
-    ).one()
-    return row[0], row[0].portfolio, row[1]
+_assessments_t = Assessment.__table__
+_portfolios_t = Portfolio.__table__
+_periods_t = Period.__table__
+_levels_t = Level.__table__
+_frameworks_t = Framework.__table__
+_learner_t = User.__table__.alias("learner")
+_classes_t = ClassGroup.__table__
+_tutor_t = User.__table__.alias("tutor")
+_liaison_t = LiaisonSheet.__table__
+_completer_t = User.__table__.alias("completer")
+_HEADER = (
+    select(
+        _assessments_t.c.status,
+        _assessments_t.c.completed_at,
+        _completer_t.c.id.label("completer_id"),
+        _completer_t.c.first_name.label("completer_first_name"),
+        _completer_t.c.last_name.label("completer_last_name"),
+        _portfolios_t.c.id.label("portfolio_id"),
+        _periods_t.c.id.label("period_id"),
+        _periods_t.c.name.label("period_name"),
+        _periods_t.c.start_date,
+        _periods_t.c.end_date,
+        _learner_t.c.id.label("learner_id"),
+        _learner_t.c.first_name.label("learner_first_name"),
+        _learner_t.c.last_name.label("learner_last_name"),
+        _learner_t.c.learner_status,
+        _classes_t.c.name.label("class_name"),
+        _tutor_t.c.id.label("tutor_id"),
+        _tutor_t.c.first_name.label("tutor_first_name"),
+        _tutor_t.c.last_name.label("tutor_last_name"),
+        _tutor_t.c.tutor_kind,
+        _tutor_t.c.company_name.label("tutor_company_name"),
+        _tutor_t.c.job_title.label("tutor_job_title"),
+        _tutor_t.c.email.label("tutor_account_email"),
+        _tutor_t.c.phone.label("tutor_account_phone"),
+        _liaison_t.c.id.label("liaison_id"),
+        _liaison_t.c.company_name,
+        _liaison_t.c.company_address,
+        _liaison_t.c.company_phone,
+        _liaison_t.c.tutor_name,
+        _liaison_t.c.tutor_role,
+        _liaison_t.c.tutor_email,
+        _liaison_t.c.tutor_phone,
+        _frameworks_t.c.id.label("framework_id"),
+        _frameworks_t.c.code.label("framework_code"),
+        _frameworks_t.c.title.label("framework_title"),
+    )
+    .select_from(
+        _assessments_t.join(_portfolios_t, _portfolios_t.c.id == _assessments_t.c.portfolio_id)
+        .join(_periods_t, _periods_t.c.id == _portfolios_t.c.period_id)
+        .outerjoin(_levels_t, _levels_t.c.id == _periods_t.c.level_id)
+        .outerjoin(_frameworks_t, _frameworks_t.c.id == _levels_t.c.framework_id)
+        .join(_learner_t, _learner_t.c.id == _portfolios_t.c.learner_id)
+        .outerjoin(_classes_t, _classes_t.c.id == _learner_t.c.class_group_id)
+        .outerjoin(_tutor_t, _tutor_t.c.id == _portfolios_t.c.tutor_id)
+        .outerjoin(_liaison_t, _liaison_t.c.portfolio_id == _portfolios_t.c.id)
+        .outerjoin(_completer_t, _completer_t.c.id == _assessments_t.c.completed_by_id)
+    )
+    .where(_assessments_t.c.id == bindparam("assessment_id"))
+)
 
 
-def _header(portfolio: Portfolio) -> GridHeader:
-    period, learner, tutor = portfolio.period, portfolio.learner, portfolio.tutor
-    liaison = portfolio.liaison_sheet
+def _load_header(assessment: Assessment) -> Any:
+    """The assessment's status, its portfolio, period, framework, learner, class, tutor,
+    liaison sheet and completing teacher, as one row of columns: 1 query."""
+    return db.session.execute(_HEADER, {"assessment_id": assessment.id}).one()
 
-    def pick(liaison_attr: str, tutor_attr: str) -> str:
+
+def _header(row: Any) -> GridHeader:
+    """The grid's header from the `_load_header` row."""
+    has_liaison, has_tutor = row.liaison_id is not None, row.tutor_id is not None
+
+    def pick(liaison_value: str | None, tutor_value: str | None = None) -> str:
         """The liaison sheet's value (what the learner typed), else the tutor account's."""
-        value = getattr(liaison, liaison_attr, "") if liaison is not None else ""
-        if not value and tutor is not None and tutor_attr:
-            value = getattr(tutor, tutor_attr, "")
+        value = liaison_value if has_liaison else ""
+        if not value and has_tutor:
+            value = tutor_value
         return str(value or "")
 
-    framework = period.level.framework
     return GridHeader(
-        period_id=period.id,
-        period_name=period.name,
-        start_date=period.start_date,
-        end_date=period.end_date,
-        learner_id=learner.id,
-        learner_name=learner.full_name,
-        class_name=learner.class_group.name if learner.class_group else "",
-        status_label=learner.status_label,
-        company_name=pick("company_name", "company_name"),
-        company_address=pick("company_address", ""),
-        company_phone=pick("company_phone", ""),
-        tutor_name=tutor.full_name if tutor is not None else pick("tutor_name", ""),
-        tutor_role=pick("tutor_role", "job_title"),
-        tutor_email=pick("tutor_email", "email"),
-        tutor_phone=pick("tutor_phone", "phone"),
-        tutor_kind_label=tutor.kind_label if tutor is not None else "",
-        framework_id=framework.id,
-        framework_code=framework.code,
-        framework_title=framework.title,
+        period_id=row.period_id,
+        period_name=row.period_name,
+        start_date=row.start_date,
+        end_date=row.end_date,
+        learner_id=row.learner_id,
+        learner_name=_full_name(row.learner_first_name, row.learner_last_name),
+        class_name=row.class_name or "",
+        status_label=Learner.status_label.fget(row),  # type: ignore[attr-defined]
+        company_name=pick(row.company_name, row.tutor_company_name),
+        company_address=pick(row.company_address),
+        company_phone=pick(row.company_phone),
+        tutor_name=(
+            _full_name(row.tutor_first_name, row.tutor_last_name)
+            if has_tutor
+            else pick(row.tutor_name)
+        ),
+        tutor_role=pick(row.tutor_role, row.tutor_job_title),
+        tutor_email=pick(row.tutor_email, row.tutor_account_email),
+        tutor_phone=pick(row.tutor_phone, row.tutor_account_phone),
+        tutor_kind_label=Tutor.kind_label.fget(row) if has_tutor else "",  # type: ignore[attr-defined]
+        framework_id=row.framework_id,
+        framework_code=row.framework_code,
+        framework_title=row.framework_title,
     )
+
+
+_activities_t = Activity.__table__
+_tasks_t = Task.__table__
+_links_t = task_competencies
+_task_comp_t = Competency.__table__.alias("task_competency")
+_competencies_t = Competency.__table__
+_criteria_t = Criterion.__table__
+_modes_t = AssessmentCompetencyMode.__table__
+# Activities → tasks → the codes of the tasks' competencies, in framework order: one row per
+# (activity, task, competency); an activity without tasks or a task without competency once.
+_ACTIVITY_ROWS = (
+    select(
+        _activities_t.c.id,
+        _activities_t.c.code,
+        _activities_t.c.title,
+        _tasks_t.c.id,
+        _tasks_t.c.code,
+        _tasks_t.c.title,
+        _task_comp_t.c.code,
+    )
+    .select_from(
+        _activities_t.outerjoin(_tasks_t, _tasks_t.c.activity_id == _activities_t.c.id)
+        .outerjoin(_links_t, _links_t.c.task_id == _tasks_t.c.id)
+        .outerjoin(_task_comp_t, _task_comp_t.c.id == _links_t.c.competency_id)
+    )
+    .where(_activities_t.c.framework_id == bindparam("framework_id"))
+    .order_by(
+        _activities_t.c.position,
+        _activities_t.c.id,
+        _tasks_t.c.position,
+        _tasks_t.c.id,
+        _task_comp_t.c.position,
+        _task_comp_t.c.id,
+    )
+)
+# Competencies → criteria, in framework order, with the mode an assessor toggled on the
+# assessment (NULL: the sheets' choice): one row per criterion (a competency without
+# criteria once, its criterion columns NULL).
+_COMPETENCY_ROWS = (
+    select(
+        _competencies_t.c.id,
+        _competencies_t.c.code,
+        _competencies_t.c.title,
+        _modes_t.c.mode,
+        _criteria_t.c.id,
+        _criteria_t.c.code,
+        _criteria_t.c.title,
+    )
+    .select_from(
+        _competencies_t.outerjoin(
+            _modes_t,
+            (_modes_t.c.competency_id == _competencies_t.c.id)
+            & (_modes_t.c.assessment_id == bindparam("assessment_id")),
+        ).outerjoin(_criteria_t, _criteria_t.c.competency_id == _competencies_t.c.id)
+    )
+    .where(_competencies_t.c.framework_id == bindparam("framework_id"))
+    .order_by(
+        _competencies_t.c.position,
+        _competencies_t.c.id,
+        _criteria_t.c.position,
+        _criteria_t.c.id,
+    )
+)
+
+
+@dataclass
+class _FrameworkTask:
+    id: int
+    code: str
+    title: str
+    competency_codes: list[str]
+
+
+@dataclass
+class _FrameworkNode:
+    """An activity with its tasks, or a competency with its criteria (id, code, title) and
+    the mode toggled on the assessment (None: none)."""
+
+    id: int
+    code: str
+    title: str
+    children: list[Any]
+    mode: str | None = None
 
 
 def load_framework(
-    framework_id: int,
-) -> tuple[list[Activity], list[Competency], dict[int, list[str]]]:
-    """Activities → tasks, competencies → criteria, and task → competency codes: 5 queries."""
-    activities = list(
-        db.session.scalars(
-            select(Activity)
-            .where(Activity.framework_id == framework_id)
-            .order_by(Activity.position, Activity.id)
-            .options(selectinload(Activity.tasks).raiseload("*"), raiseload("*"))
-        )
-    )
-    competencies = list(
-        db.session.scalars(
-            select(Competency)
-            .where(Competency.framework_id == framework_id)
-            .order_by(Competency.position, Competency.id)
-            .options(selectinload(Competency.criteria).raiseload("*"), raiseload("*"))
-        )
-    )
-    links: dict[int, list[str]] = {}
-    for task_id, code in db.session.execute(
-        select(task_competencies.c.task_id, Competency.code)
-        .join(Competency, Competency.id == task_competencies.c.competency_id)
-        .join(Task, Task.id == task_competencies.c.task_id)
-        .where(Task.framework_id == framework_id)
-        .order_by(Competency.position, Competency.id)
+    framework_id: int, assessment_id: int
+) -> tuple[list[_FrameworkNode], list[_FrameworkNode]]:
+    """Activities → tasks (with their competencies' codes) and competencies → criteria
+    (`_FrameworkNode`s, criteria as (id, code, title) rows) with the modes toggled on the
+    assessment, in framework order: 2 queries."""
+    params = {"framework_id": framework_id, "assessment_id": assessment_id}
+    activities: list[_FrameworkNode] = []
+    tasks: dict[int, _FrameworkTask] = {}
+    for a_id, a_code, a_title, t_id, t_code, t_title, c_code in db.session.execute(
+        _ACTIVITY_ROWS, params
     ):
-        links.setdefault(task_id, []).append(code)
-    return activities, competencies, links
+        if not activities or activities[-1].id != a_id:
+            activities.append(_FrameworkNode(a_id, a_code, a_title, []))
+        if t_id is None:
+            continue
+        task = tasks.get(t_id)
+        if task is None:
+            task = tasks[t_id] = _FrameworkTask(t_id, t_code, t_title, [])
+            activities[-1].children.append(task)
+        if c_code is not None:
+            task.competency_codes.append(c_code)
+    competencies: list[_FrameworkNode] = []
+    for c_id, c_code, c_title, mode, k_id, k_code, k_title in db.session.execute(
+        _COMPETENCY_ROWS, params
+    ):
+        if not competencies or competencies[-1].id != c_id:
+            competencies.append(_FrameworkNode(c_id, c_code, c_title, [], mode))
+        if k_id is not None:
+            competencies[-1].children.append((k_id, k_code, k_title))
+    return activities, competencies
+
+
+_MODES = select(_modes_t.c.assessment_id, _modes_t.c.competency_id, _modes_t.c.mode).where(
+    _modes_t.c.assessment_id.in_(bindparam("assessment_ids", expanding=True))
+)
 
 
 def explicit_modes(assessment_ids: list[int]) -> dict[tuple[int, int], str]:
@@ -1434,33 +1655,30 @@ def explicit_modes(assessment_ids: list[int]) -> dict[tuple[int, int], str]:
     Competencies absent here follow `Selections.default_mode` (the sheets' choice)."""
     if not assessment_ids:
         return {}
-    rows = db.session.execute(
-        select(
-            AssessmentCompetencyMode.assessment_id,
-            AssessmentCompetencyMode.competency_id,
-            AssessmentCompetencyMode.mode,
-        ).where(AssessmentCompetencyMode.assessment_id.in_(assessment_ids))
-    )
+    rows = db.session.execute(_MODES, {"assessment_ids": assessment_ids})
     return {(a, c): m for a, c, m in rows}
 
 
 def build_grid(assessment: Assessment) -> AssessmentGrid:
     """Build the whole assessment grid (see `AssessmentGrid`) in a fixed number of queries
-    (13), whatever the number of sheets, selections or ratings. Pure read: no access check
+    (9), whatever the number of sheets, selections or ratings. Pure read: no access check
     (the caller checked), no write."""
-    assessment, portfolio, completer = _load_header(assessment)
-    header = _header(portfolio)
+    head = _load_header(assessment)
+    header = _header(head)
     scale = scale_of(header.framework_id)
     levels = {choice.code: choice for choice in scale}
-    activities, competencies, links = load_framework(header.framework_id)
-    selections = portfolio_selections(portfolio.id)
-    modes = explicit_modes([assessment.id])
-    rows = {row[0].item_key: row for row in _load_items(assessment.id)}
+    activities, competencies = load_framework(header.framework_id, assessment.id)
+    selections = portfolio_selections(head.portfolio_id)
+    rows = {row[0]: row for row in _load_items(assessment.id)}
     index: dict[str, ItemView] = {}
+    names: dict[int, str] = {}
+    refs, no_refs = selections.refs, list[int]()
+    task_refs, competency_refs = selections.tasks, selections.competencies
+    criterion_refs = selections.criteria
 
     def view(key: str, kind: str) -> ItemView:
-        index[key] = _view(key, kind, rows.get(key), levels)
-        return index[key]
+        index[key] = found = _view(key, kind, rows.get(key), levels, names)
+        return found
 
     activity_rows = [
         ActivityRow(
@@ -1472,28 +1690,33 @@ def build_grid(assessment: Assessment) -> AssessmentGrid:
                     id=task.id,
                     code=task.code,
                     title=task.title,
-                    refs=selections.refs(selections.tasks.get(task.id)),
-                    competency_codes=links.get(task.id, []),
+                    refs=refs(task_refs[task.id]) if task.id in task_refs else no_refs,
+                    competency_codes=task.competency_codes,
                 )
-                for task in activity.tasks
+                for task in activity.children
             ],
         )
         for activity in activities
     ]
     competency_rows: list[CompetencyRow] = []
     for competency in competencies:
-        mode, source = selections.default_mode(competency.id)
-        if (assessment.id, competency.id) in modes:
-            mode, source = modes[(assessment.id, competency.id)], "assessment"
+        if competency.mode is not None:
+            mode, source = competency.mode, "assessment"
+        else:
+            mode, source = selections.default_mode(competency.id)
         criteria = [
             CriterionRow(
-                id=criterion.id,
-                code=criterion.code,
-                title=criterion.title,
-                refs=selections.refs(selections.criteria.get(criterion.id)),
-                item=view(f"criterion:{criterion.id}", ItemKind.CRITERION),
+                id=criterion_id,
+                code=code,
+                title=title,
+                refs=(
+                    refs(criterion_refs[criterion_id])
+                    if criterion_id in criterion_refs
+                    else no_refs
+                ),
+                item=view(f"criterion:{criterion_id}", ItemKind.CRITERION),
             )
-            for criterion in competency.criteria
+            for criterion_id, code, title in competency.children
         ]
         competency_rows.append(
             CompetencyRow(
@@ -1502,7 +1725,9 @@ def build_grid(assessment: Assessment) -> AssessmentGrid:
                 title=competency.title,
                 mode=mode,
                 mode_source=source,
-                refs=selections.refs(selections.competencies.get(competency.id)),
+                refs=(
+                    refs(competency_refs[competency.id]) if competency.id in competency_refs else []
+                ),
                 item=view(f"competency:{competency.id}", ItemKind.COMPETENCY),
                 criteria=criteria,
                 summary=median_level(row.item.level for row in criteria),
@@ -1511,10 +1736,14 @@ def build_grid(assessment: Assessment) -> AssessmentGrid:
     meeting = view(ItemKind.MEETING_DATE, ItemKind.MEETING_DATE)
     grid = AssessmentGrid(
         assessment_id=assessment.id,
-        portfolio_id=portfolio.id,
-        status=assessment.status,
-        completed_at=assessment.completed_at,
-        completed_by_name=completer.full_name if completer is not None else None,
+        portfolio_id=head.portfolio_id,
+        status=head.status,
+        completed_at=head.completed_at,
+        completed_by_name=(
+            _full_name(head.completer_first_name, head.completer_last_name)
+            if head.completer_id is not None
+            else None
+        ),
         header=header,
         scale=scale,
         sheets=selections.sheets,
@@ -1539,6 +1768,48 @@ def _meeting_value(meeting: ItemView, default: date) -> date:
     return default
 
 
+_TOGGLED = _modes_t.c.assessment_id == bindparam("assessment_id")
+# One criterion (or competency) of the framework: code, title, its competency and the mode
+# toggled on the assessment for that competency (NULL: none).
+_CRITERION_ROW = (
+    select(_criteria_t.c.code, _criteria_t.c.title, _criteria_t.c.competency_id, _modes_t.c.mode)
+    .select_from(
+        _criteria_t.outerjoin(
+            _modes_t, (_modes_t.c.competency_id == _criteria_t.c.competency_id) & _TOGGLED
+        )
+    )
+    .where(
+        _criteria_t.c.id == bindparam("ref_id"),
+        _criteria_t.c.framework_id == bindparam("framework_id"),
+    )
+)
+_COMPETENCY_ROW = (
+    select(_competencies_t.c.code, _competencies_t.c.title, _competencies_t.c.id, _modes_t.c.mode)
+    .select_from(
+        _competencies_t.outerjoin(
+            _modes_t, (_modes_t.c.competency_id == _competencies_t.c.id) & _TOGGLED
+        )
+    )
+    .where(
+        _competencies_t.c.id == bindparam("ref_id"),
+        _competencies_t.c.framework_id == bindparam("framework_id"),
+    )
+)
+# The rating of each criterion of a competency (NULL: not rated): the summary line.
+_CRITERIA_VALUES = (
+    select(_items_t.c.value)
+    .select_from(
+        _criteria_t.outerjoin(
+            _items_t,
+            (_items_t.c.criterion_id == _criteria_t.c.id)
+            & (_items_t.c.assessment_id == bindparam("assessment_id"))
+            & (_items_t.c.kind == ItemKind.CRITERION),
+        )
+    )
+    .where(_criteria_t.c.competency_id == bindparam("competency_id"))
+)
+
+
 def item_row(assessment: Assessment, item_key: str) -> ItemRow:
     """One item and what its fragment shows, in a handful of queries (the small response
     to a rating, and what live updates render). Raises InvalidInput for an unknown key."""
@@ -1547,37 +1818,23 @@ def item_row(assessment: Assessment, item_key: str) -> ItemRow:
     framework_id = framework_id_of(portfolio)
     scale = scale_of(framework_id)
     levels = {choice.code: choice for choice in scale}
-    rows = _load_items(assessment.id, [item_key])
-    view = _view(item_key, kind, rows[0] if rows else None, levels)
+    rows = _load_items(assessment.id, item_key)
+    view = _view(item_key, kind, rows[0] if rows else None, levels, {})
     row = ItemRow(key=item_key, kind=kind, code="", title="", refs=[], item=view, scale=scale)
-    if kind in (ItemKind.CRITERION, ItemKind.COMPETENCY):
-        obj: Criterion | Competency | None = (
-            db.session.scalar(
-                select(Criterion).where(
-                    Criterion.id == ref_id, Criterion.framework_id == framework_id
-                )
-            )
-            if kind == ItemKind.CRITERION
-            else db.session.scalar(
-                select(Competency).where(
-                    Competency.id == ref_id, Competency.framework_id == framework_id
-                )
-            )
-        )
-        if obj is None:
+    if kind in (ItemKind.CRITERION, ItemKind.COMPETENCY) and ref_id is not None:
+        found = db.session.execute(
+            _CRITERION_ROW if kind == ItemKind.CRITERION else _COMPETENCY_ROW,
+            {"ref_id": ref_id, "framework_id": framework_id, "assessment_id": assessment.id},
+        ).first()
+        if found is None:
             raise InvalidInput("Cet élément n'appartient pas au référentiel de ce bilan.")
-        row.code, row.title = obj.code, obj.title
+        row.code, row.title, competency_id, explicit = found
         selections = portfolio_selections(portfolio.id)
         source = selections.criteria if kind == ItemKind.CRITERION else selections.competencies
-        row.refs = selections.refs(source.get(obj.id))
-        competency_id = obj.competency_id if isinstance(obj, Criterion) else obj.id
-        if isinstance(obj, Criterion):
+        row.refs = selections.refs(source.get(ref_id))
+        if kind == ItemKind.CRITERION:
             _criteria_summary(row, assessment.id, competency_id, levels)
-        explicit = db.session.get(
-            AssessmentCompetencyMode,
-            {"assessment_id": assessment.id, "competency_id": competency_id},
-        )
-        row.mode = explicit.mode if explicit else selections.default_mode(competency_id)[0]
+        row.mode = explicit or selections.default_mode(competency_id)[0]
     elif kind == ItemKind.MEETING_DATE:
         row.meeting_default = portfolio.period.end_date
         row.meeting_value = _meeting_value(view, portfolio.period.end_date)
@@ -1587,24 +1844,15 @@ def item_row(assessment: Assessment, item_key: str) -> ItemRow:
 def _criteria_summary(
     row: ItemRow, assessment_id: int, competency_id: int, levels: dict[str, ScaleChoice]
 ) -> None:
-    """The summary line of a criterion's competency (2 queries)."""
+    """The summary line of a criterion's competency (1 query)."""
     row.competency_id = competency_id
     values = db.session.scalars(
-        select(AssessmentItem.value).where(
-            AssessmentItem.assessment_id == assessment_id,
-            AssessmentItem.competency_id == competency_id,
-            AssessmentItem.kind == ItemKind.CRITERION,
-            AssessmentItem.value.is_not(None),
-        )
+        _CRITERIA_VALUES, {"assessment_id": assessment_id, "competency_id": competency_id}
     ).all()
-    row.rated = len(values)
-    row.summary = median_level(levels.get(v) for v in values if v is not None)
-    row.total = int(
-        db.session.scalar(
-            select(func.count(Criterion.id)).where(Criterion.competency_id == competency_id)
-        )
-        or 0
-    )
+    row.total = len(values)
+    rated = [v for v in values if v is not None]
+    row.rated = len(rated)
+    row.summary = median_level(levels.get(v) for v in rated)
 
 
 def competency_row(assessment: Assessment, competency_id: int) -> CompetencyRow:
@@ -1665,13 +1913,16 @@ def value_text(kind: str, value: str | None, levels: dict[str, ScaleChoice]) -> 
     return value if len(value) <= 120 else value[:117] + "…"
 
 
+_PORTFOLIO = (
+    select(Portfolio)
+    .where(Portfolio.id == bindparam("portfolio_id"))
+    .options(joinedload(Portfolio.period), joinedload(Portfolio.assessment))
+)
+
+
 def load_portfolio(portfolio_id: int) -> Portfolio | None:
     """A portfolio with its period and assessment, for the routes' access checks."""
-    return db.session.scalar(
-        select(Portfolio)
-        .where(Portfolio.id == portfolio_id)
-        .options(joinedload(Portfolio.period), joinedload(Portfolio.assessment))
-    )
+    return db.session.scalar(_PORTFOLIO, {"portfolio_id": portfolio_id})
 
 
 def save_form(

@@ -44,7 +44,7 @@ BUDGETS = {
     "learner_view": 8,
     "sheet": 10,
     "framework_grid": 16,
-    "assessment": 18,
+    "assessment": 12,
     "rating_save": 19,
     "dashboard": 20,
     "sync_batch": 15,  # a batch of 3 changes, first ratings: SQLite 15, PostgreSQL 13

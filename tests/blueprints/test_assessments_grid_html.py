@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask, get_template_attribute
 
-from app.services.assessments import ScaleChoice
+from app.services.assessments import CompetencyRow, CriterionRow, ItemView, ScaleChoice
 
 SCALE = [
     ScaleChoice(0, "NE", "Non évalué", "#cccccc"),
@@ -34,3 +34,51 @@ def test_codes_that_are_not_plain_are_quoted_and_escaped(app: Flask) -> None:
     html = level_radios(app, "c<1>", SCALE, None)
     assert 'value="A+" aria-labelledby=lv2>A+</i>' in html
     assert "name=c&lt;1&gt;" in html and "checked" not in html
+
+
+# The rating and competency blocks write with autoescape off (the HTML of the macros they call
+# is not escaped twice): every text they show must still come out escaped.
+EVIL = '<script>"x"</script>'
+
+
+def macro(app: Flask, name: str, *args: Any) -> str:
+    with app.app_context():
+        return str(get_template_attribute("assessments/_macros.html", name)(*args))
+
+
+def evil_item(key: str) -> ItemView:
+    item = ItemView(key=key, kind=key.partition(":")[0], value=EVIL, version=2)
+    item.author_role = "tutor"
+    return item
+
+
+def test_a_rating_escapes_every_text_it_shows(app: Flask) -> None:
+    item = evil_item("criterion:12")
+    for can_rate in (True, False):
+        html = macro(
+            app, "rating", item, EVIL, EVIL, [1], SCALE, 7, can_rate, True, EVIL, False, EVIL
+        )
+        assert "<script>" not in html and "&lt;script&gt;&#34;x&#34;" in html
+        assert html.count("&lt;script&gt;") == 4  # code, title, of, and the error or the value
+        assert "id=item-c12" in html or 'id="item-c12"' in html
+        assert '<span class="refs"' in html  # the marks macro's HTML, not escaped twice
+
+
+def test_a_competency_block_escapes_every_text_it_shows(app: Flask) -> None:
+    criterion = CriterionRow(id=12, code=EVIL, title=EVIL, refs=[2], item=evil_item("criterion:12"))
+    for mode in ("global", "criteria"):
+        comp = CompetencyRow(
+            id=3,
+            code=EVIL,
+            title=EVIL,
+            mode=mode,
+            mode_source="assessment",
+            refs=[1],
+            item=evil_item("competency:3"),
+            criteria=[criterion],
+        )
+        for can_rate in (True, False):
+            html = macro(app, "competency", comp, SCALE, 7, can_rate, True)
+            assert "<script>" not in html and "&lt;script&gt;&#34;x&#34;" in html
+            assert '<section class="comp sel" id="comp-3"' in html
+            assert "<fieldset" in html if can_rate else '<div class="rg ro"' in html
