@@ -318,7 +318,7 @@ def links_toggle(sheet_id: int) -> Response:
         render_template(
             "sheets/_task.html",
             sheet=sheet,
-            task=view.task,
+            state=view.state,
             sel=view.selection,
             mode="tick" if kind == "tick" else "link",
             open_competency_id=view.open_competency_id,
