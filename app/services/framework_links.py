@@ -205,7 +205,7 @@ def grid_tree(framework_id: int) -> list[ActivityNode]:
     comp_heads: dict[int, tuple[str, str]] = {}
     for comp_id, comp_code, comp_title, crit_id, crit_title in connection.execute(
         _TREE_CRITERIA, params
-    ):
+    ).all():
         if comp_id not in comp_heads:
             comp_heads[comp_id] = (comp_code, comp_title)
             criteria[comp_id] = []
@@ -220,7 +220,7 @@ def grid_tree(framework_id: int) -> list[ActivityNode]:
     comps_of: dict[int, list[CompetencyNode]] = {}  # by task
     for act_id, act_code, act_title, task_id, task_code, task_title, comp_id in connection.execute(
         _TREE_TASKS, params
-    ):
+    ).all():
         if act_id not in heads:
             heads[act_id] = (act_code, act_title)
             tasks[act_id] = []
@@ -290,8 +290,8 @@ def grid_selection(sheet_id: int) -> GridSelection:
     """The sheet's link rows for the grid page: 1 statement."""
     selection = GridSelection()
     tasks, modes, chosen = selection.tasks, selection.competencies, selection.criteria
-    for kind, task_id, item_id, ticked, confirmed_at, mode in db.session.connection().execute(
-        _SELECTION, {"sheet_id": sheet_id}
+    for kind, task_id, item_id, ticked, confirmed_at, mode in (
+        db.session.connection().execute(_SELECTION, {"sheet_id": sheet_id}).all()
     ):
         if kind == 1:
             tasks[task_id] = TaskLink(bool(ticked), confirmed_at)
@@ -302,14 +302,19 @@ def grid_selection(sheet_id: int) -> GridSelection:
     return selection
 
 
+# Per competency of a task, what its line of the grid writes: the competency, its id, code,
+# title and criteria (unpacked here once rather than looked up attribute by attribute in the
+# template), the sheet's mode and how many of its criteria are chosen under this task.
+CompetencyLine = tuple[Any, int, str, str, Any, str | None, int]
+
+
 @dataclass(frozen=True, slots=True)
 class TaskState:
-    """One task as its block shows it: its link row (if any) and, per competency, the
-    sheet's mode and how many of its criteria are chosen under this task."""
+    """One task as its block shows it: its link row (if any) and its competency lines."""
 
     task: Any  # Task or TaskNode
     link: Any  # SheetTask, TaskLink or None
-    competencies: tuple[tuple[Any, str | None, int], ...]
+    competencies: tuple[CompetencyLine, ...]
 
 
 def task_state(task: Any, selection: SheetSelection | GridSelection) -> TaskState:
@@ -322,12 +327,13 @@ def task_state(task: Any, selection: SheetSelection | GridSelection) -> TaskStat
         modes = {key: row.mode for key, row in selection.competencies.items()}
     chosen = selection.criteria
     picked = {crit for (t, crit) in chosen if t == task_id} if chosen else ()
-    comps = []
+    comps: list[CompetencyLine] = []
     for comp in task.competencies:
-        key = (task_id, comp.id)
-        mode = modes.get(key)
-        count = len([c for c in comp.criteria if c.id in picked]) if picked else 0
-        comps.append((comp, mode, count))
+        comp_id, criteria = comp.id, comp.criteria
+        count = len([c for c in criteria if c.id in picked]) if picked else 0
+        comps.append(
+            (comp, comp_id, comp.code, comp.title, criteria, modes.get((task_id, comp_id)), count)
+        )
     tasks = selection.tasks
     return TaskState(task, tasks.get(task_id), tuple(comps))
 
