@@ -42,8 +42,8 @@ HX = {"HX-Request": "true"}
 BUDGETS = {
     "period_view": 13,
     "learner_view": 13,
-    "sheet": 10,
-    "framework_grid": 16,
+    "sheet": 6,
+    "framework_grid": 9,
     "assessment": 18,
     "rating_save": 19,
     "dashboard": 20,
