@@ -56,9 +56,7 @@ def _shape(tree: Any) -> list[Any]:
     ]  # fmt: skip
 
 
-def test_the_grid_tree_is_the_framework_tree_in_two_statements(
-    f: Any, count_queries: Any
-) -> None:
+def test_the_grid_tree_is_the_framework_tree_in_two_statements(f: Any, count_queries: Any) -> None:
     """The grid page's plain tree: same activities, tasks, competencies and criteria, in the
     same order, as the ORM tree, whatever the framework's size."""
     counts = []
