@@ -19,9 +19,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import (
+    Integer,
+    String,
+    bindparam,
+    cast,
+    delete,
+    false,
+    literal_column,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import raiseload, selectinload
+from sqlalchemy.sql.elements import BindParameter
 
 from app import access
 from app.errors import InvalidInput, NotAllowed
@@ -38,6 +52,7 @@ from app.models import (
     User,
 )
 from app.models.base import utcnow
+from app.models.framework import task_competencies
 
 GLOBAL = "global"
 CRITERIA = "criteria"
@@ -118,12 +133,223 @@ def sheet_selection(sheet_id: int, task_id: int | None = None) -> SheetSelection
     return selection
 
 
+# --- the grid page: plain rows from statements built once -----------------------------------
+#
+# The grid shows the whole framework (MEE: ~60 tasks, ~300 task × competency pairs, ~1,200
+# criteria boxes) and the sheet's choices. It is read-only: columns into small frozen objects
+# (same attribute names as the models, so the templates and `_Editor` accept either) instead
+# of ORM entities, from statements built and cache-keyed once at import. 3 statements.
+
+
+@dataclass(frozen=True, slots=True)
+class CriterionNode:
+    id: int
+    competency_id: int
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class CompetencyNode:
+    id: int
+    code: str
+    title: str
+    criteria: tuple[CriterionNode, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskNode:
+    id: int
+    code: str
+    title: str
+    competencies: tuple[CompetencyNode, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityNode:
+    id: int
+    code: str
+    title: str
+    tasks: tuple[TaskNode, ...]
+
+
+_a, _t, _tc = Activity.__table__.c, Task.__table__.c, task_competencies.c
+_co, _cr = Competency.__table__.c, Criterion.__table__.c
+
+# Activities → tasks → their competencies' ids, in reference order (an activity without tasks
+# or a task without competencies still comes, once, with NULLs).
+_TREE_TASKS = (
+    select(_a.id, _a.code, _a.title, _t.id, _t.code, _t.title, _co.id)
+    .select_from(Activity.__table__)
+    .outerjoin(Task.__table__, _t.activity_id == _a.id)
+    .outerjoin(task_competencies, _tc.task_id == _t.id)
+    .outerjoin(Competency.__table__, _co.id == _tc.competency_id)
+    .where(_a.framework_id == bindparam("framework_id"))
+    .order_by(_a.position, _a.id, _t.position, _t.id, _co.position, _co.id)
+)
+# Every competency of the framework with its criteria, in reference order.
+_TREE_CRITERIA = (
+    select(_co.id, _co.code, _co.title, _cr.id, _cr.title)
+    .select_from(Competency.__table__)
+    .outerjoin(Criterion.__table__, _cr.competency_id == _co.id)
+    .where(_co.framework_id == bindparam("framework_id"))
+    .order_by(_co.id, _cr.position, _cr.id)
+)
+
+
+def grid_tree(framework_id: int) -> list[ActivityNode]:
+    """The framework tree as plain frozen objects (`framework_tree` without the ORM):
+    2 statements whatever its size."""
+    connection = db.session.connection()
+    params = {"framework_id": framework_id}
+    criteria: dict[int, list[CriterionNode]] = {}
+    comp_heads: dict[int, tuple[str, str]] = {}
+    for comp_id, comp_code, comp_title, crit_id, crit_title in connection.execute(
+        _TREE_CRITERIA, params
+    ).all():
+        if comp_id not in comp_heads:
+            comp_heads[comp_id] = (comp_code, comp_title)
+            criteria[comp_id] = []
+        if crit_id is not None:
+            criteria[comp_id].append(CriterionNode(crit_id, comp_id, crit_title))
+    competencies = {
+        comp_id: CompetencyNode(comp_id, code, title, tuple(criteria[comp_id]))
+        for comp_id, (code, title) in comp_heads.items()
+    }
+    heads: dict[int, tuple[str, str]] = {}  # activity id → (code, title)
+    tasks: dict[int, list[tuple[int, str, str, list[CompetencyNode]]]] = {}  # by activity
+    comps_of: dict[int, list[CompetencyNode]] = {}  # by task
+    for act_id, act_code, act_title, task_id, task_code, task_title, comp_id in connection.execute(
+        _TREE_TASKS, params
+    ).all():
+        if act_id not in heads:
+            heads[act_id] = (act_code, act_title)
+            tasks[act_id] = []
+        if task_id is None:
+            continue
+        if task_id not in comps_of:
+            comps_of[task_id] = []
+            tasks[act_id].append((task_id, task_code, task_title, comps_of[task_id]))
+        if comp_id in competencies:
+            comps_of[task_id].append(competencies[comp_id])
+    return [
+        ActivityNode(
+            act_id,
+            code,
+            title,
+            tuple(
+                TaskNode(t_id, t_code, t_title, tuple(comps))
+                for t_id, t_code, t_title, comps in tasks[act_id]
+            ),
+        )
+        for act_id, (code, title) in heads.items()
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskLink:
+    """What the grid reads of a `SheetTask` row."""
+
+    ticked_by_learner: bool
+    confirmed_at: datetime | None
+
+
+@dataclass
+class GridSelection:
+    """A sheet's choices for the grid page, read-only (`SheetSelection` without the ORM):
+    the same lookups, plus the number of chosen criteria per (task, competency)."""
+
+    tasks: dict[int, TaskLink] = field(default_factory=dict)
+    competencies: dict[tuple[int, int], str] = field(default_factory=dict)  # → mode
+    criteria: set[tuple[int, int]] = field(default_factory=set)  # (task, criterion)
+
+    def mode(self, task_id: int, competency_id: int) -> str | None:
+        return self.competencies.get((task_id, competency_id))
+
+    def has_criterion(self, task_id: int, criterion_id: int) -> bool:
+        return (task_id, criterion_id) in self.criteria
+
+    def criteria_count(self, task_id: int, competency: Any) -> int:
+        return sum(1 for c in competency.criteria if (task_id, c.id) in self.criteria)
+
+
+_st, _sc, _sr = SheetTask.__table__.c, SheetCompetency.__table__.c, SheetCriterion.__table__.c
+_SHEET: BindParameter[int] = bindparam("sheet_id", type_=Integer)
+# The three kinds of link rows of a sheet in one statement: (kind, task, item, ticked,
+# confirmed_at, mode); the first branch gives the column types.
+_SELECTION = union_all(
+    select(literal_column("1"), _st.task_id, _st.task_id, _st.ticked_by_learner,
+           _st.confirmed_at, cast(null(), String)).where(_st.sheet_id == _SHEET),
+    select(literal_column("2"), _sc.task_id, _sc.competency_id, false(), null(), _sc.mode)
+    .where(_sc.sheet_id == _SHEET),
+    select(literal_column("3"), _sr.task_id, _sr.criterion_id, false(), null(), null())
+    .where(_sr.sheet_id == _SHEET),
+)  # fmt: skip
+
+
+def grid_selection(sheet_id: int) -> GridSelection:
+    """The sheet's link rows for the grid page: 1 statement."""
+    selection = GridSelection()
+    tasks, modes, chosen = selection.tasks, selection.competencies, selection.criteria
+    for kind, task_id, item_id, ticked, confirmed_at, mode in (
+        db.session.connection().execute(_SELECTION, {"sheet_id": sheet_id}).all()
+    ):
+        if kind == 1:
+            tasks[task_id] = TaskLink(bool(ticked), confirmed_at)
+        elif kind == 2:
+            modes[(task_id, item_id)] = mode
+        else:
+            chosen.add((task_id, item_id))
+    return selection
+
+
+# Per competency of a task, what its line of the grid writes: the competency, its id, code,
+# title and criteria (unpacked here once rather than looked up attribute by attribute in the
+# template), the sheet's mode and how many of its criteria are chosen under this task.
+CompetencyLine = tuple[Any, int, str, str, Any, str | None, int]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskState:
+    """One task as its block shows it: its link row (if any) and its competency lines."""
+
+    task: Any  # Task or TaskNode
+    link: Any  # SheetTask, TaskLink or None
+    competencies: tuple[CompetencyLine, ...]
+
+
+def task_state(task: Any, selection: SheetSelection | GridSelection) -> TaskState:
+    """What `sheets/_grid.html`'s task block reads, computed once here rather than per box
+    in the template."""
+    task_id = task.id
+    if isinstance(selection, GridSelection):
+        modes = selection.competencies
+    else:
+        modes = {key: row.mode for key, row in selection.competencies.items()}
+    chosen = selection.criteria
+    picked = {crit for (t, crit) in chosen if t == task_id} if chosen else ()
+    comps: list[CompetencyLine] = []
+    for comp in task.competencies:
+        comp_id, criteria = comp.id, comp.criteria
+        count = len([c for c in criteria if c.id in picked]) if picked else 0
+        comps.append(
+            (comp, comp_id, comp.code, comp.title, criteria, modes.get((task_id, comp_id)), count)
+        )
+    tasks = selection.tasks
+    return TaskState(task, tasks.get(task_id), tuple(comps))
+
+
+@dataclass
+class GridActivity:
+    activity: ActivityNode
+    tasks: list[TaskState]
+
+
 @dataclass
 class Grid:
     """What the "Relier au référentiel" page shows: the tree and the sheet's selection."""
 
-    activities: list[Activity]
-    selection: SheetSelection
+    activities: list[GridActivity]
+    selection: GridSelection
 
     @property
     def linked_count(self) -> int:
@@ -139,9 +365,15 @@ class Grid:
 
 
 def load_grid(framework_id: int | None, sheet: ActivitySheet) -> Grid:
-    """The whole grid for a sheet in 7 queries, whatever the size of the framework."""
-    activities = framework_tree(framework_id) if framework_id is not None else []
-    return Grid(activities, sheet_selection(sheet.id))
+    """The whole grid for a sheet in 3 statements, whatever the size of the framework."""
+    selection = grid_selection(sheet.id)
+    if framework_id is None:
+        return Grid([], selection)
+    activities = [
+        GridActivity(activity, [task_state(task, selection) for task in activity.tasks])
+        for activity in grid_tree(framework_id)
+    ]
+    return Grid(activities, selection)
 
 
 def competency_criteria(
@@ -299,6 +531,10 @@ class TaskView:
     task: Task
     selection: SheetSelection
     open_competency_id: int | None = None  # keep its criteria unfolded after the swap
+
+    @property
+    def state(self) -> TaskState:
+        return task_state(self.task, self.selection)
 
 
 def _parse_item(item: str) -> tuple[str, list[int]]:

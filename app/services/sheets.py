@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import joinedload, raiseload, selectinload
@@ -43,23 +43,27 @@ DEFAULT_COMPLEMENTARY_TITLE = "Fiche activité complémentaire"
 DEFAULT_FREE_TITLE = "Fiche libre"
 
 
-def load_sheet(sheet_id: int) -> ActivitySheet | None:
-    """A sheet with what its pages and the access rules read: 2 queries."""
-    return db.session.scalar(
-        select(ActivitySheet)
-        .where(ActivitySheet.id == sheet_id)
-        .options(
-            joinedload(ActivitySheet.portfolio)
-            .joinedload(Portfolio.period)
-            .joinedload(Period.level),
-            joinedload(ActivitySheet.portfolio).joinedload(Portfolio.tutor),
-            joinedload(ActivitySheet.learner)
-            .joinedload(Learner.class_group)
-            .joinedload(ClassGroup.level),
-            joinedload(ActivitySheet.activity),
-            selectinload(ActivitySheet.attachments),
-        )
+# Built once: constructing a statement with its loader options and computing its cache key cost
+# more than running it (the key is memoized on the statement object).
+_LOAD_SHEET = (
+    select(ActivitySheet)
+    .where(ActivitySheet.id == bindparam("sheet_id", type_=Integer))
+    .options(
+        joinedload(ActivitySheet.portfolio).joinedload(Portfolio.period).joinedload(Period.level),
+        joinedload(ActivitySheet.learner)
+        .joinedload(Learner.class_group)
+        .joinedload(ClassGroup.level),
+        joinedload(ActivitySheet.activity),
+        joinedload(ActivitySheet.attachments),
     )
+)
+
+
+def load_sheet(sheet_id: int) -> ActivitySheet | None:
+    """A sheet with what its pages and the access rules read, its annexes included: 1 query
+    (a row per annex)."""
+    result = db.session.execute(_LOAD_SHEET, {"sheet_id": sheet_id})
+    return result.unique().scalar_one_or_none()
 
 
 def load_portfolio(portfolio_id: int) -> Portfolio | None:
@@ -84,18 +88,19 @@ def framework_id_of(sheet: ActivitySheet) -> int | None:
     return group.level.framework_id if group is not None else None
 
 
+_FRAMEWORK_ACTIVITIES = (
+    select(Activity)
+    .where(Activity.framework_id == bindparam("framework_id", type_=Integer))
+    .order_by(Activity.position, Activity.id)
+    .options(raiseload("*"))
+)
+
+
 def framework_activities(framework_id: int | None) -> list[Activity]:
     """The activity types a learner picks from on the Contexte page: 1 query."""
     if framework_id is None:
         return []
-    return list(
-        db.session.scalars(
-            select(Activity)
-            .where(Activity.framework_id == framework_id)
-            .order_by(Activity.position, Activity.id)
-            .options(raiseload("*"))
-        )
-    )
+    return list(db.session.scalars(_FRAMEWORK_ACTIVITIES, {"framework_id": framework_id}))
 
 
 # --- writing --------------------------------------------------------------------------------
@@ -304,23 +309,27 @@ class SheetNeighbours:
     total: int
 
 
+_sheets = ActivitySheet.__table__.c
+_SIBLINGS = (
+    select(_sheets.id, _sheets.title)
+    .where(_sheets.portfolio_id == bindparam("portfolio_id", type_=Integer))
+    .order_by(_sheets.position, _sheets.id)
+)
+
+
 def neighbours(sheet: ActivitySheet) -> SheetNeighbours | None:
     """Previous / next sheet of the same portfolio, so a teacher reads them one by one."""
     if sheet.portfolio_id is None:
         return None
-    siblings = list(
-        db.session.execute(
-            select(ActivitySheet.id, ActivitySheet.title)
-            .where(ActivitySheet.portfolio_id == sheet.portfolio_id)
-            .order_by(ActivitySheet.position, ActivitySheet.id)
-        ).all()
+    siblings = (
+        db.session.connection().execute(_SIBLINGS, {"portfolio_id": sheet.portfolio_id}).all()
     )
-    ids = [row.id for row in siblings]
+    ids = [row[0] for row in siblings]
     index = ids.index(sheet.id)
 
     def _stub(i: int) -> SheetStub | None:
         if 0 <= i < len(siblings):
-            return SheetStub(siblings[i].id, siblings[i].title)
+            return SheetStub(*siblings[i])
         return None
 
     return SheetNeighbours(_stub(index - 1), _stub(index + 1), index + 1, len(siblings))

@@ -42,8 +42,8 @@ HX = {"HX-Request": "true"}
 BUDGETS = {
     "period_view": 8,
     "learner_view": 8,
-    "sheet": 10,
-    "framework_grid": 16,
+    "sheet": 6,
+    "framework_grid": 9,
     "assessment": 12,
     "rating_save": 19,
     "dashboard": 20,

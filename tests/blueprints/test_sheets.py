@@ -791,3 +791,38 @@ def test_changes_are_announced_on_the_period_topic(f: Any, login_as: Any, monkey
     learner.post(f"/fiches/{extra_id}/supprimer")
     extra = {"portfolio_id": w.portfolio.id, "sheet_id": extra_id}
     assert published[3:] == [(topic, "sheet_created", extra), (topic, "sheet_deleted", extra)]
+
+
+def test_tutor_reads_the_links_as_a_list(f: Any, login_as: Any) -> None:
+    """The tutor's "Relier au référentiel" page: only the linked tasks, each chosen competency
+    with its badge (global) or its chosen criteria, no boxes."""
+    from app.services import framework_links
+
+    w = f.world()
+    client = login_as(w.tutor)
+    empty = client.get(f"/fiches/{w.sheet.id}/referentiel").get_data(as_text=True)
+    assert "Cette fiche n'a pas encore été reliée au référentiel." in empty
+    fw = int(w.level.framework_id)
+    task, comp = next(
+        (t, c)
+        for a in framework_links.framework_tree(fw)
+        for t in a.tasks
+        for c in t.competencies
+        if len(c.criteria) >= 2 and len(t.competencies) >= 2
+    )
+    other = next(c for c in task.competencies if c.id != comp.id)
+    crit = comp.criteria[1]
+    framework_links.toggle(w.sheet, fw, w.teacher, f"crit:{task.id}:{crit.id}", True)
+    framework_links.toggle(w.sheet, fw, w.teacher, f"comp:{task.id}:{other.id}", True)
+    f.s.flush()
+    page = client.get(f"/fiches/{w.sheet.id}/referentiel").get_data(as_text=True)
+    listing = page[page.index('<ul class="link-readonly">') :]
+    assert f"<li><strong>{task.code}</strong>" in listing
+    assert listing.count("<li><strong>") == 3  # the task and its two chosen competencies
+    assert (
+        f"<li><strong>{other.code}</strong> {other.title} "
+        '<span class="badge">compétence globale</span>' in listing
+    )
+    assert f"<ul><li>{crit.title}</li></ul>" in listing
+    assert comp.criteria[0].title not in listing
+    assert 'type="checkbox"' not in page

@@ -43,6 +43,61 @@ def test_framework_tree_is_four_queries_whatever_its_size(f: Any, count_queries:
     assert counts == [4, 4]
 
 
+def _shape(tree: Any) -> list[Any]:
+    return [
+        (a.id, a.code, a.title, [
+            (t.id, t.code, t.title, [
+                (c.id, c.code, c.title, [(r.id, r.competency_id, r.title) for r in c.criteria])
+                for c in t.competencies
+            ])
+            for t in a.tasks
+        ])
+        for a in tree
+    ]  # fmt: skip
+
+
+def test_the_grid_tree_is_the_framework_tree_in_two_statements(f: Any, count_queries: Any) -> None:
+    """The grid page's plain tree: same activities, tasks, competencies and criteria, in the
+    same order, as the ORM tree, whatever the framework's size."""
+    counts = []
+    for code in ("BTS-MS-A", "BACPRO-MEE"):
+        framework_id = f.framework(code).id
+        f.s.expunge_all()
+        with count_queries() as q:
+            plain = links.grid_tree(framework_id)
+        counts.append(q.count)
+        assert _shape(plain) == _shape(links.framework_tree(framework_id))
+        assert any(c.criteria for a in plain for t in a.tasks for c in t.competencies)
+    assert counts == [2, 2]
+
+
+def test_the_grid_selection_reads_every_kind_of_link_in_one_statement(
+    f: Any, count_queries: Any
+) -> None:
+    w = f.world()
+    task, competency = _rich_task(w)
+    other = next(c for c in task.competencies if c.id != competency.id)
+    first, second = competency.criteria[0], competency.criteria[1]
+    links.toggle(w.sheet, _fw(w), w.learner, f"tick:{task.id}", True)
+    links.toggle(w.sheet, _fw(w), w.teacher, f"crit:{task.id}:{first.id}", True)
+    links.toggle(w.sheet, _fw(w), w.teacher, f"crit:{task.id}:{second.id}", True)
+    links.toggle(w.sheet, _fw(w), w.teacher, f"comp:{task.id}:{other.id}", True)
+    f.s.expunge_all()
+    with count_queries() as q:
+        grid = links.grid_selection(w.sheet.id)
+    assert q.count == 1
+    link = grid.tasks[task.id]
+    assert link.ticked_by_learner and link.confirmed_at is not None
+    modes = {(task.id, competency.id): "criteria", (task.id, other.id): "global"}
+    assert grid.competencies == modes
+    assert grid.criteria == {(task.id, first.id), (task.id, second.id)}
+    state = links.task_state(task, grid)
+    lines = {line[1]: line for line in state.competencies}
+    assert lines[competency.id][5:] == ("criteria", 2)
+    assert lines[other.id][5:] == ("global", 0)
+    assert state.task is task and state.link is link
+
+
 def test_learner_ticks_and_unticks(f: Any) -> None:
     w = f.world()
     task = links.framework_tree(_fw(w))[0].tasks[0]

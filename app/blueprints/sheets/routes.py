@@ -118,18 +118,21 @@ def _sheet_form(sheet: ActivitySheet, **kwargs: Any) -> SheetForm:
     return SheetForm(sheet, activities, **kwargs)
 
 
+def _reader_form(sheet: ActivitySheet, writer: bool) -> SheetForm | None:
+    """The form of a page opened (not posted); only the learner sees it, so readers
+    (teachers, tutors) get none: no activity query, no form built."""
+    return _sheet_form(sheet, formdata=None) if writer else None
+
+
 def _context_page(
     sheet: ActivitySheet,
     form: SheetForm | None = None,
     status: int = 200,
     attach_form: AttachForm | None = None,
 ) -> Response:
-    form = form or _sheet_form(sheet, formdata=None)
-    if (
-        attach_form is None
-        and sheet.portfolio_id is None
-        and access.can_write_sheet(current_user, sheet)
-    ):
+    writer = access.can_write_sheet(current_user, sheet)
+    form = form or _reader_form(sheet, writer)
+    if attach_form is None and sheet.portfolio_id is None and writer:
         attach_form = AttachForm(service.learner_portfolios(sheet.learner_id), formdata=None)
     return _page(
         sheet, "contexte", "sheets/context.html", status, form=form, attach_form=attach_form
@@ -139,7 +142,7 @@ def _context_page(
 def _narrative_page(
     sheet: ActivitySheet, form: SheetForm | None = None, status: int = 200
 ) -> Response:
-    form = form or _sheet_form(sheet, formdata=None)
+    form = form or _reader_form(sheet, access.can_write_sheet(current_user, sheet))
     return _page(sheet, "fiche", "sheets/narrative.html", status, form=form)
 
 
@@ -318,7 +321,7 @@ def links_toggle(sheet_id: int) -> Response:
         render_template(
             "sheets/_task.html",
             sheet=sheet,
-            task=view.task,
+            state=view.state,
             sel=view.selection,
             mode="tick" if kind == "tick" else "link",
             open_competency_id=view.open_competency_id,
