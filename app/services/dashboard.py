@@ -17,7 +17,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Integer,
@@ -80,8 +80,9 @@ class Column:
     sheets: list[SheetRef] = field(default_factory=list)
 
 
-@dataclass
-class CriterionLevel:
+class CriterionLevel(NamedTuple):
+    """A rated criterion in a cell (a tuple: the page unpacks it, a hundred times and more)."""
+
     code: str
     title: str
     level: ScaleChoice
@@ -546,7 +547,7 @@ def _competencies(framework_id: int) -> list[_Competency]:
     result: list[_Competency] = []
     for cid, code, title, criterion_id, criterion_code, criterion_title in db.session.execute(
         _COMPETENCIES, {"framework_id": framework_id}
-    ):
+    ).all():
         if not result or result[-1].id != cid:
             result.append(_Competency(cid, code, title, []))
         if criterion_id is not None:
@@ -568,7 +569,7 @@ def _items_and_modes(
         return items, modes
     for assessment_id, key, value, competency_id in db.session.execute(
         _ITEMS_AND_MODES, {"assessment_ids": assessment_ids}
-    ):
+    ).all():
         if competency_id is None:
             items[assessment_id][key] = value
         else:
@@ -585,7 +586,7 @@ def _selections(portfolio_ids: list[int]) -> dict[int, _Selection]:
     ref: SheetRef | None = None
     for pid, _, sheet_id, title, company, competency_id, mode in db.session.execute(
         _SHEET_LINKS, {"portfolio_ids": portfolio_ids}
-    ):
+    ).all():
         selection = result[pid]
         if ref is None or ref.sheet_id != sheet_id:  # a sheet's rows come together
             ref = SheetRef(len(selection.sheets) + 1, sheet_id, title, company)
@@ -605,7 +606,7 @@ def _reviews(learner_id: int) -> list[_Review]:
     reviews: list[_Review] = []
     for review_id, day, comment, competency_id, value, note in db.session.execute(
         _REVIEWS, {"learner_id": learner_id}
-    ):
+    ).all():
         if not reviews or reviews[-1].id != review_id:
             reviews.append(_Review(review_id, day, comment, {}))
         if competency_id is not None:
