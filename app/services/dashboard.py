@@ -126,16 +126,20 @@ class Observation:
     level: ScaleChoice
 
 
-@dataclass
-class CoverageCriterion:
-    id: int
+class CoverageCriterion(NamedTuple):
+    """A criterion of the coverage view. A tuple whose first three fields are what the page
+    shows, unpacked in its loop over every criterion of the framework (180 in the Bac Pro
+    MEE)."""
+
     code: str
     title: str
-    observations: list[Observation] = field(default_factory=list)
-    # Set once the observations are complete (`_finish_coverage`): the page reads them per
-    # criterion, a hundred and more times.
-    observed: bool = False
-    seen_at: str = ""  # "Électricité Martin (PFMP 1, 3), …"
+    seen_at: str  # "Électricité Martin (PFMP 1, 3), Bâtiments Durand (PFMP 2, 4)"; "": never
+    id: int
+    observations: list[Observation]
+
+    @property
+    def observed(self) -> bool:
+        return bool(self.observations)
 
     @property
     def companies(self) -> list[str]:
@@ -153,7 +157,7 @@ class CoverageGroup:
     title: str
     criteria: list[CoverageCriterion]
     global_observations: list[Observation] = field(default_factory=list)
-    observed: int = 0  # criteria observed at least once (`_finish_coverage`)
+    observed: int = 0  # criteria observed at least once
 
     @property
     def never(self) -> list[CoverageCriterion]:
@@ -481,10 +485,8 @@ def build_dashboard(
     coverage: list[CoverageGroup] = []
     for competency in competencies:
         cid = competency.id
-        criteria = [
-            CoverageCriterion(c_id, code, title) for c_id, code, title, _ in competency.criteria
-        ]
-        group = CoverageGroup(cid, competency.code, competency.title, criteria)
+        observations: list[list[Observation]] = [[] for _ in competency.criteria]
+        group = CoverageGroup(cid, competency.code, competency.title, [])
         cells: list[Cell] = []
         for column_source in sources:
             if isinstance(column_source, dict):  # an interim review's positions
@@ -503,20 +505,18 @@ def build_dashboard(
                         Observation(column.company, column.label, cell.level)
                     )
             else:
-                for (_, code, title, key), criterion in zip(
-                    competency.criteria, criteria, strict=True
+                for (_, code, title, key), seen in zip(
+                    competency.criteria, observations, strict=True
                 ):
                     level = levels.get(mine.get(key) or "")
                     if level is None:
                         continue
                     cell.criteria.append(CriterionLevel(code, title, level))
                     if level.observed:
-                        criterion.observations.append(
-                            Observation(column.company, column.label, level)
-                        )
+                        seen.append(Observation(column.company, column.label, level))
                 cell.level = median_level(c.level for c in cell.criteria)
             cells.append(cell)
-        _finish_coverage(group)
+        _coverage_criteria(group, competency, observations)
         lines.append(CompetencyLine(cid, competency.code, competency.title, cells))
         coverage.append(group)
     return Dashboard(
@@ -532,14 +532,16 @@ def build_dashboard(
     )
 
 
-def _finish_coverage(group: CoverageGroup) -> None:
-    for criterion in group.criteria:
-        if criterion.observations:
-            criterion.observed = True
-            criterion.seen_at = ", ".join(
-                f"{o.company} ({o.period}, {o.level.code})" for o in criterion.observations
-            )
+def _coverage_criteria(
+    group: CoverageGroup, competency: _Competency, observations: list[list[Observation]]
+) -> None:
+    """The group's criteria, now that every column added its observations."""
+    for (criterion_id, code, title, _), seen in zip(competency.criteria, observations, strict=True):
+        seen_at = ""
+        if seen:
+            seen_at = ", ".join(f"{o.company} ({o.period}, {o.level.code})" for o in seen)
             group.observed += 1
+        group.criteria.append(CoverageCriterion(code, title, seen_at, criterion_id, seen))
 
 
 def _competencies(framework_id: int) -> list[_Competency]:
