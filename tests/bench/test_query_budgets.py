@@ -46,7 +46,7 @@ BUDGETS = {
     "framework_grid": 9,
     "assessment": 12,
     "rating_save": 19,
-    "dashboard": 20,
+    "dashboard": 10,
     "sync_batch": 15,  # a batch of 3 changes, first ratings: SQLite 15, PostgreSQL 13
 }
 # A sync batch of assessment items: what it reads, once per batch whatever its size, then its
