@@ -13,6 +13,7 @@ applies)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from flask import g, render_template
 
@@ -96,14 +97,54 @@ def coalesce(listener: Listener, batch: list[Event]) -> list[Event]:
     return list(kept.values())
 
 
+# One event reaches every stream of its topic in this process within milliseconds (the broker
+# hands them the same Event object): what a user's streams get, and the item's row that every
+# user's fragment shows, are computed once per event and reused by that event's other streams
+# (bench/streams.md: 5 listeners per assessment, 2 users). Keyed by the event's identity, kept
+# for the last MEMO_EVENTS events only; a later change is a new event, rendered afresh.
+MEMO_EVENTS = 64
+_memo: dict[int, tuple[Event, dict[tuple[object, ...], Any]]] = {}
+_ENDED = object()
+
+
+def _memo_of(event: Event) -> dict[tuple[object, ...], Any]:
+    entry = _memo.get(id(event))
+    if entry is not None and entry[0] is event:
+        return entry[1]
+    while len(_memo) >= MEMO_EVENTS:
+        _memo.pop(next(iter(_memo)), None)
+    found: dict[tuple[object, ...], Any] = {}
+    _memo[id(event)] = (event, found)  # holding the event keeps its id from being reused
+    return found
+
+
 def messages_for(listener: Listener, event: Event) -> list[Message]:
     """The messages this listener gets for this event (possibly none). Raises AccessEnded.
 
-    Runs inside the stream's request context; the caller closes the database session."""
+    Runs inside the stream's request context; the caller closes the database session. The
+    same user's other streams of the same page (several tabs) reuse the answer for this
+    event: rights are re-checked once per user and event, not once per tab."""
     if event.kind == RESYNC:
         return [Message(REFRESH, "resync")]
     if event.topic not in listener.topics or is_echo(listener, event):
         return []
+    memo = _memo_of(event)
+    key = ("messages", listener.user_id, listener.session_version, listener.topic)
+    known = memo.get(key)
+    if known is _ENDED:
+        raise AccessEnded
+    if known is not None:
+        return list(known)
+    try:
+        messages = _messages_for(listener, event)
+    except AccessEnded:
+        memo[key] = _ENDED
+        raise
+    memo[key] = tuple(messages)
+    return messages
+
+
+def _messages_for(listener: Listener, event: Event) -> list[Message]:
     user = db.session.get(User, listener.user_id)
     if user is None or not user.is_active or user.session_version != listener.session_version:
         raise AccessEnded
@@ -161,27 +202,39 @@ def _assessment_messages(user: User, listener: Listener, event: Event) -> list[M
         return [Message(REFRESH, "marks")] if changed and event.kind in MARK_KINDS else []
     key = event.data.get("item_key")
     if event.kind == "item_saved" and isinstance(key, str):
-        return _item_fragment(user, assessment, key)
+        return _item_fragment(user, assessment, key, event)
     return [Message(REFRESH, event.kind)]  # marks, mode, status: the page re-fetches itself
 
 
-def _item_fragment(user: User, assessment: Assessment, key: str) -> list[Message]:
+def _item_fragment(user: User, assessment: Assessment, key: str, event: Event) -> list[Message]:
     """The rated item as the assessment page's own fragment renders it for this user (with
     their rights: a tutor never sees the teacher's conflict buttons, a read-only viewer gets
-    the read-only item)."""
+    the read-only item). The item's row (plain data, no user in it) is loaded once per event;
+    the fragment is rendered once per set of rights."""
     from app.services import assessments
 
-    try:
-        row = assessments.item_row(assessment, key)
-    except DomainError:
-        return [Message(REFRESH, "item")]
-    html = render_template(
-        "assessments/_item_fragment.html",
-        row=row,
-        portfolio_id=assessment.portfolio_id,
-        can_rate=access.can_rate_assessment(user, assessment),
-        is_teacher=access.can_complete_assessment(user, assessment),
-    )
+    memo = _memo_of(event)
+    row_key = ("item_row", assessment.id, key)
+    row = memo.get(row_key)
+    if row is None:
+        try:
+            row = assessments.item_row(assessment, key)
+        except DomainError:
+            return [Message(REFRESH, "item")]
+        memo[row_key] = row
+    can_rate = access.can_rate_assessment(user, assessment)
+    is_teacher = access.can_complete_assessment(user, assessment)
+    html_key = ("item_html", assessment.id, key, can_rate, is_teacher)
+    html = memo.get(html_key)
+    if html is None:
+        html = render_template(
+            "assessments/_item_fragment.html",
+            row=row,
+            portfolio_id=assessment.portfolio_id,
+            can_rate=can_rate,
+            is_teacher=is_teacher,
+        )
+        memo[html_key] = html
     return [Message(PARTS, html)]
 
 
