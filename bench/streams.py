@@ -426,6 +426,63 @@ def _ms(values: list[float], q: float) -> float:
     return round(1000 * _quantile(values, q), 1)
 
 
+def deliveries(
+    saves: list[Save],
+    by_assessment: dict[int, list[Stream]],
+    published: Any,
+) -> dict[str, Any]:
+    """Each save's delivery to every listener of its assessment: a listener's first fragment
+    after the save was sent and before the next save of the same assessment is its copy.
+    `published(topic, item_key, after)` is when the event was seen on Redis (or None)."""
+    saves = sorted(saves, key=lambda s: s.sent)
+    from_send, from_answer, from_event, first_from_event = [], [], [], []
+    missed = failed = unseen = 0
+    for number, save in enumerate(saves):
+        if save.status != 200:
+            failed += 1
+            continue
+        later = [s.sent for s in saves[number + 1 :] if s.target is save.target]
+        until = later[0] if later else float("inf")
+        listeners = by_assessment[save.target.assessment_id]
+        arrivals = []
+        for stream in listeners:
+            first = next((t for t in stream.arrivals if save.sent <= t < until), None)
+            if first is None:
+                missed += 1
+            else:
+                arrivals.append(first)
+        if len(arrivals) < len(listeners):
+            continue
+        last = max(arrivals)
+        from_send.append(last - save.sent)
+        from_answer.append(max(0.0, last - save.answered))
+        event = published(f"assessment:{save.target.assessment_id}", save.key, save.sent)
+        if event is None:
+            unseen += 1
+        else:
+            from_event.append(max(0.0, last - event))
+            first_from_event.append(max(0.0, min(arrivals) - event))
+    answers = [s.answered - s.sent for s in saves]
+    return {
+        "saves": len(saves),
+        "saves_failed": failed,
+        "delivered_to_all": len(from_send),
+        "missed_deliveries": missed,
+        "events_not_seen_on_redis": unseen,
+        "event_p50_ms": _ms(from_event, 0.5),
+        "event_p95_ms": _ms(from_event, 0.95),
+        "event_max_ms": round(1000 * max(from_event, default=0), 1),
+        "event_first_p50_ms": _ms(first_from_event, 0.5),
+        "event_first_p95_ms": _ms(first_from_event, 0.95),
+        "send_p50_ms": _ms(from_send, 0.5),
+        "send_p95_ms": _ms(from_send, 0.95),
+        "after_answer_p50_ms": _ms(from_answer, 0.5),
+        "after_answer_p95_ms": _ms(from_answer, 0.95),
+        "save_answer_p50_ms": _ms(answers, 0.5),
+        "save_answer_p95_ms": _ms(answers, 0.95),
+    }
+
+
 def beside_mix(
     scenario: Scenario,
     mix: Any,
@@ -534,33 +591,9 @@ def beside_mix(
     for stream in opened:
         if stream.assessment is not None:
             by_assessment.setdefault(stream.assessment, []).append(stream)
-    saves = sorted((s for saver in workers for s in saver.saves), key=lambda s: s.sent)
-    from_send, from_answer, from_event, first_from_event = [], [], [], []
-    missed = failed = unseen = 0
-    for number, save in enumerate(saves):
-        if save.status != 200:
-            failed += 1
-            continue
-        later = [s.sent for s in saves[number + 1 :] if s.target is save.target]
-        until = later[0] if later else float("inf")
-        arrivals = []
-        for stream in by_assessment[save.target.assessment_id]:
-            first = next((t for t in stream.arrivals if save.sent <= t < until), None)
-            if first is None:
-                missed += 1
-            else:
-                arrivals.append(first)
-        if len(arrivals) < len(by_assessment[save.target.assessment_id]):
-            continue
-        last = max(arrivals)
-        from_send.append(last - save.sent)
-        from_answer.append(max(0.0, last - save.answered))
-        event = watch.published(f"assessment:{save.target.assessment_id}", save.key, save.sent)
-        if event is None:
-            unseen += 1
-        else:
-            from_event.append(max(0.0, last - event))
-            first_from_event.append(max(0.0, min(arrivals) - event))
+    saves = [s for saver in workers for s in saver.saves]
+    delivery = deliveries(saves, by_assessment, watch.published)
+    delivery["parts_on_period_views"] = sum(s.parts for s in opened if s.assessment is None)
     phase = figures["seconds"]
     figures["server_cpu_cores"] = round(cpu_pages / phase, 2)
     figures["server_cpu_ms_per_request"] = round(cpu_pages * 1000 / max(figures["requests"], 1), 1)
@@ -580,25 +613,7 @@ def beside_mix(
             "worker_threads": threads,
             "closed_meanwhile": closed,
         },
-        delivery={
-            "saves": len(saves),
-            "saves_failed": failed,
-            "delivered_to_all": len(from_send),
-            "missed_deliveries": missed,
-            "events_not_seen_on_redis": unseen,
-            "event_p50_ms": _ms(from_event, 0.5),
-            "event_p95_ms": _ms(from_event, 0.95),
-            "event_max_ms": round(1000 * max(from_event, default=0), 1),
-            "event_first_p50_ms": _ms(first_from_event, 0.5),
-            "event_first_p95_ms": _ms(first_from_event, 0.95),
-            "send_p50_ms": _ms(from_send, 0.5),
-            "send_p95_ms": _ms(from_send, 0.95),
-            "after_answer_p50_ms": _ms(from_answer, 0.5),
-            "after_answer_p95_ms": _ms(from_answer, 0.95),
-            "save_answer_p50_ms": _ms([s.answered - s.sent for s in saves], 0.5),
-            "save_answer_p95_ms": _ms([s.answered - s.sent for s in saves], 0.95),
-            "parts_on_period_views": sum(s.parts for s in opened if s.assessment is None),
-        },
+        delivery=delivery,
         cpu={
             "stream_server_idle_cores": round(idle_cpu, 3),
             "stream_server_cores": round(cpu_live / phase, 2),
