@@ -12,6 +12,7 @@ applies)."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,18 +105,20 @@ def coalesce(listener: Listener, batch: list[Event]) -> list[Event]:
 # for the last MEMO_EVENTS events only; a later change is a new event, rendered afresh.
 MEMO_EVENTS = 64
 _memo: dict[int, tuple[Event, dict[tuple[object, ...], Any]]] = {}
+_memo_lock = threading.Lock()  # streams on gthread workers (no proxy rule) are threads
 _ENDED = object()
 
 
 def _memo_of(event: Event) -> dict[tuple[object, ...], Any]:
-    entry = _memo.get(id(event))
-    if entry is not None and entry[0] is event:
-        return entry[1]
-    while len(_memo) >= MEMO_EVENTS:
-        _memo.pop(next(iter(_memo)), None)
-    found: dict[tuple[object, ...], Any] = {}
-    _memo[id(event)] = (event, found)  # holding the event keeps its id from being reused
-    return found
+    with _memo_lock:
+        entry = _memo.get(id(event))
+        if entry is not None and entry[0] is event:
+            return entry[1]
+        while len(_memo) >= MEMO_EVENTS:
+            del _memo[next(iter(_memo))]
+        found: dict[tuple[object, ...], Any] = {}
+        _memo[id(event)] = (event, found)  # holding the event keeps its id from being reused
+        return found
 
 
 def messages_for(listener: Listener, event: Event) -> list[Message]:
