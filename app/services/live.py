@@ -13,6 +13,7 @@ applies)."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,24 +102,55 @@ def coalesce(listener: Listener, batch: list[Event]) -> list[Event]:
 # One event reaches every stream of its topic in this process within milliseconds (the broker
 # hands them the same Event object): what a user's streams get, and the item's row that every
 # user's fragment shows, are computed once per event and reused by that event's other streams
-# (bench/streams.md: 5 listeners per assessment, 2 users). Keyed by the event's identity, kept
-# for the last MEMO_EVENTS events only; a later change is a new event, rendered afresh.
+# (bench/results.md: 5 listeners per assessment, 2 users). Keyed by the event's identity, kept
+# for the last MEMO_EVENTS events only; a later change is a new event, rendered afresh. Streams
+# that ask while the first one is still computing (gevent: it waits on PostgreSQL) wait for
+# its answer rather than compute it again beside it.
 MEMO_EVENTS = 64
-_memo: dict[int, tuple[Event, dict[tuple[object, ...], Any]]] = {}
+MEMO_WAIT_SECONDS = 10.0  # past this, a waiting stream computes its answer itself
+_memo: dict[int, tuple[Event, dict[tuple[object, ...], _Once]]] = {}
 _memo_lock = threading.Lock()  # streams on gthread workers (no proxy rule) are threads
-_ENDED = object()
 
 
-def _memo_of(event: Event) -> dict[tuple[object, ...], Any]:
+class _Once:
+    """One computation of an event's memo, and the streams waiting for it."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.ended = False  # it raised AccessEnded
+        self.failed = False  # it raised something else: each stream tries on its own
+        self.value: Any = None
+
+
+def _once(event: Event, key: tuple[object, ...], compute: Callable[[], Any]) -> Any:
     with _memo_lock:
         entry = _memo.get(id(event))
-        if entry is not None and entry[0] is event:
-            return entry[1]
-        while len(_memo) >= MEMO_EVENTS:
-            del _memo[next(iter(_memo))]
-        found: dict[tuple[object, ...], Any] = {}
-        _memo[id(event)] = (event, found)  # holding the event keeps its id from being reused
-        return found
+        if entry is None or entry[0] is not event:
+            while len(_memo) >= MEMO_EVENTS:
+                del _memo[next(iter(_memo))]
+            entry = (event, {})  # holding the event keeps its id from being reused
+            _memo[id(event)] = entry
+        once = entry[1].get(key)
+        mine = once is None
+        if once is None:
+            once = entry[1][key] = _Once()
+    if not mine:
+        if once.done.wait(MEMO_WAIT_SECONDS) and not once.failed:
+            if once.ended:
+                raise AccessEnded
+            return once.value
+        return compute()
+    try:
+        once.value = compute()
+    except AccessEnded:
+        once.ended = True
+        raise
+    except BaseException:
+        once.failed = True
+        raise
+    finally:
+        once.done.set()
+    return once.value
 
 
 def messages_for(listener: Listener, event: Event) -> list[Message]:
@@ -131,20 +163,8 @@ def messages_for(listener: Listener, event: Event) -> list[Message]:
         return [Message(REFRESH, "resync")]
     if event.topic not in listener.topics or is_echo(listener, event):
         return []
-    memo = _memo_of(event)
     key = ("messages", listener.user_id, listener.session_version, listener.topic)
-    known = memo.get(key)
-    if known is _ENDED:
-        raise AccessEnded
-    if known is not None:
-        return list(known)
-    try:
-        messages = _messages_for(listener, event)
-    except AccessEnded:
-        memo[key] = _ENDED
-        raise
-    memo[key] = tuple(messages)
-    return messages
+    return list(_once(event, key, lambda: tuple(_messages_for(listener, event))))
 
 
 def _messages_for(listener: Listener, event: Event) -> list[Message]:
@@ -216,28 +236,25 @@ def _item_fragment(user: User, assessment: Assessment, key: str, event: Event) -
     the fragment is rendered once per set of rights."""
     from app.services import assessments
 
-    memo = _memo_of(event)
-    row_key = ("item_row", assessment.id, key)
-    row = memo.get(row_key)
-    if row is None:
-        try:
-            row = assessments.item_row(assessment, key)
-        except DomainError:
-            return [Message(REFRESH, "item")]
-        memo[row_key] = row
+    try:
+        row = _once(
+            event, ("item_row", assessment.id, key), lambda: assessments.item_row(assessment, key)
+        )
+    except DomainError:
+        return [Message(REFRESH, "item")]
     can_rate = access.can_rate_assessment(user, assessment)
     is_teacher = access.can_complete_assessment(user, assessment)
-    html_key = ("item_html", assessment.id, key, can_rate, is_teacher)
-    html = memo.get(html_key)
-    if html is None:
-        html = render_template(
+    html = _once(
+        event,
+        ("item_html", assessment.id, key, can_rate, is_teacher),
+        lambda: render_template(
             "assessments/_item_fragment.html",
             row=row,
             portfolio_id=assessment.portfolio_id,
             can_rate=can_rate,
             is_teacher=is_teacher,
-        )
-        memo[html_key] = html
+        ),
+    )
     return [Message(PARTS, html)]
 
 
