@@ -495,6 +495,45 @@ def test_an_event_is_rendered_once_per_user_and_with_each_users_rights(
     assert next_change.count > 0
 
 
+def test_streams_asking_meanwhile_wait_for_the_first_render() -> None:
+    """On the stream server (gevent, PostgreSQL) the listeners of an event run side by side
+    while one waits on the database: the others wait for its answer instead of running the
+    same statements again; a refusal reaches them too."""
+    import threading
+
+    from app.services import live
+
+    event = Event("assessment:1", "item_saved", {"item_key": "engagement"})
+    renders: list[int] = []
+
+    def render() -> str:
+        renders.append(1)
+        time.sleep(0.2)
+        return "<li>"
+
+    def refuse() -> str:
+        renders.append(1)
+        time.sleep(0.2)
+        raise live.AccessEnded
+
+    got: list[object] = []
+
+    def stream(compute: Any, key: tuple[object, ...]) -> None:
+        try:
+            got.append(live._once(event, key, compute))
+        except live.AccessEnded:
+            got.append("ended")
+
+    for compute, key in ((render, ("user", 1)), (refuse, ("user", 2))):
+        threads = [threading.Thread(target=stream, args=(compute, key)) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert len(renders) == 2
+    assert got == ["<li>"] * 3 + ["ended"] * 3
+
+
 def test_rendering_a_folder_costs_the_same_whatever_the_size(
     f: Any, db: Any, login_as: Any, count_queries: Any
 ) -> None:
