@@ -935,8 +935,9 @@ def write_markdown(result: dict[str, Any]) -> str:
         "",
         "Latency is measured from the moment the tutor's save is sent to the page server until "
         "the last of the assessment's listeners has read the item's fragment from the stream "
-        "server: commit, Redis publish, fan-out, and one render per listener with its own "
-        "rights. Memory per stream = growth of the stream worker's RSS / streams opened.",
+        "server: commit, Redis publish, fan-out, and one render per user (shared by that user's "
+        "tabs) with their own rights. Memory per stream = growth of the stream worker's RSS / "
+        "streams opened.",
         "",
     ]
     return "\n".join(lines)
