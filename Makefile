@@ -83,10 +83,19 @@ security: install $(SECSTAMP)
 # School-scale benchmark (bench/run.py): generates a school (20 classes, 600 learners) on SQLite,
 # and on PostgreSQL too when BENCH_DATABASE_URL is set (its name must contain "bench"); measures
 # in-process latency and SQL statements per page, gunicorn throughput (wrk when installed:
-# apt-get install -y wrk), documents and asset sizes → bench/results.json + bench/results.md.
+# apt-get install -y wrk), documents and asset sizes → bench/results.json + bench/results.md;
+# then, per database, the same mix again while 1,000 live streams are open on the stream server
+# (bench/streams.py beside_mix: memory per stream, event → all listeners p50/p95), reported
+# beside the mix alone and the hello-world ratio. Redis: REDIS_URL, else a redis-server of its own.
 bench: install
 	$(BIN)/python -m bench.run
 	$(MAKE) bench-streams
+
+# The page mix alone under 2 and 3 workers × 4, 8 and 16 threads (gunicorn.conf.py), on the
+# school of the last `make bench` → bench/gunicorn_sweep.md.
+.PHONY: bench-gunicorn
+bench-gunicorn: install
+	$(BIN)/python -m bench.run --sweep --reuse
 
 # Live streams (bench/streams.py): 1,000 SSE streams on the stream server (gevent) beside the
 # page server (gthread) sharing Redis (REDIS_URL, else a redis-server of its own): memory per

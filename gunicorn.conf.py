@@ -22,6 +22,8 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:5000")
 # On SQLite too: its one write lock is fairly shared by the threads of one process (they queue
 # in app/db_setup.py), not across processes (bench/sqlite_writers.md).
 _postgres = os.environ.get("DATABASE_URL", "").startswith("postgres")
+# Not 3 on 2 cores: the mix then costs 45-46 ms of server CPU per request, against 30-39 ms with
+# 2 workers (least with 16 threads) on PostgreSQL (bench/gunicorn_sweep.md, `make bench-gunicorn`).
 workers = int(
     os.environ.get("GUNICORN_WORKERS") or (2 if os.environ.get("REDIS_URL") and _postgres else 1)
 )

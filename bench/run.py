@@ -40,12 +40,14 @@ from typing import Any
 
 from sqlalchemy import event, select, text
 
+from bench import streams as live_streams
 from bench.generate import (
     DATA_DIR,
     ROOT,
     Scenario,
     bench_app,
     generate,
+    load_scenario,
     postgresql_url,
     sqlite_url,
 )
@@ -67,6 +69,8 @@ MIN_THROUGHPUT = 150.0
 MIX_P95_MS = 200.0  # issue 14: p95 of the mix under gunicorn
 MIX_CPU_MS = 10.0  # issue 14: server CPU per request of the mix
 SYNC_BATCH_P95_MS = 60.0  # issue 14: the 50-change sync batch on PostgreSQL
+STREAMS = 1000  # issue 14: open streams while the mix runs
+DELIVERY_P95_MS = 1000.0  # issue 14: an event reaches all listeners of an assessment
 _CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 _CSRF_INPUT = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
@@ -602,11 +606,12 @@ def cpu_ceiling(probe_list: list[Probe], in_process: dict[str, Any]) -> float:
     return round((os.cpu_count() or 1) * 1000 / mean_cpu, 1)
 
 
-def measure_throughput(
-    scenario: Scenario, probe_list: list[Probe], seconds: int, in_process: dict[str, Any]
-) -> dict:
+def measure_mix(
+    scenario: Scenario, probe_list: list[Probe], seconds: int, workers: int = 2, threads: int = 16
+) -> dict[str, Any]:
+    """The mix alone under gunicorn (gunicorn.conf.py with these workers and threads)."""
     mix = _mix_requests(probe_list)
-    with gunicorn(scenario.url, workers=2, threads=16) as server:
+    with gunicorn(scenario.url, workers=workers, threads=threads) as server:
         session = sign_in(server.base, scenario.teacher_email, scenario.password,
                           f"/periodes/{scenario.period_id}")  # fmt: skip
         runner = _run_wrk if shutil.which("wrk") else _run_python_load
@@ -621,13 +626,65 @@ def measure_throughput(
     result["projected_rps"] = round(
         (os.cpu_count() or 1) * result["requests"] / max(cpu_used, 1e-9), 1
     )
+    result["load_average"] = round(os.getloadavg()[0], 1)
+    return result
+
+
+def measure_throughput(
+    scenario: Scenario,
+    probe_list: list[Probe],
+    seconds: int,
+    in_process: dict[str, Any] | None,
+    streams: int = STREAMS,
+) -> dict:
+    """The mix alone, the hello-world reference, then (with `streams`) the same mix while that
+    many live streams are open on the stream server (bench/streams.py), in one run."""
+    result = measure_mix(scenario, probe_list, seconds)
     result["hello"] = measure_hello(scenario, seconds)
     result["hello_ratio"] = round(result["hello"]["rps"] / max(result["rps"], 1e-9), 1)
     result["users"] = USERS
     result["server"] = "gunicorn gthread, 2 processes x 16 threads"
-    result["cpu_ceiling_rps"] = cpu_ceiling(probe_list, in_process)
+    if in_process is not None:
+        result["cpu_ceiling_rps"] = cpu_ceiling(probe_list, in_process)
     result["mix"] = {name: w for name, w in MIX.items() if any(p.name == name for p in probe_list)}
+    if streams:
+        mix = _mix_requests(probe_list)
+        runner = _run_wrk if shutil.which("wrk") else _run_python_load
+        print(f"• gunicorn: the same mix with {streams} live streams open …", flush=True)
+        result["with_streams"] = live_streams.beside_mix(
+            scenario, lambda session, secs: runner(session, mix, int(secs)), seconds,
+            streams=streams,
+        )  # fmt: skip
     return result
+
+
+SWEEP = [(workers, threads) for workers in (2, 3) for threads in (4, 8, 16)]
+
+
+def sweep(scenario: Scenario, probe_list: list[Probe], seconds: int) -> list[dict[str, Any]]:
+    """The mix alone under each gunicorn setting of SWEEP, twice in alternating order so that
+    a change of the machine's load falls on every setting alike."""
+    rows: dict[tuple[int, int], list[dict[str, Any]]] = {setting: [] for setting in SWEEP}
+    for order in (SWEEP, SWEEP[::-1]):
+        for workers, threads in order:
+            print(f"• sweep: {workers} workers × {threads} threads …", flush=True)
+            rows[(workers, threads)].append(
+                measure_mix(scenario, probe_list, seconds, workers, threads)
+            )
+    found = []
+    for (workers, threads), runs in rows.items():
+        found.append(
+            {
+                "workers": workers,
+                "threads": threads,
+                "runs": runs,
+                "rps": round(statistics.fmean(r["rps"] for r in runs), 1),
+                "p95_ms": round(statistics.fmean(r["p95_ms"] for r in runs), 1),
+                "cpu_ms": round(statistics.fmean(r["server_cpu_ms_per_request"] for r in runs), 1),
+                "errors": sum(r["errors"] for r in runs),
+            }
+        )
+    return found
 
 
 def measure_hello(scenario: Scenario, seconds: int) -> dict[str, Any]:
@@ -713,10 +770,23 @@ def _server_version(url: str) -> str:
     return f"PostgreSQL {version}"
 
 
-def bench_database(url: str, requests: int, seconds: int) -> dict[str, Any]:
+def school(url: str, reuse: bool) -> Scenario:
+    """The generated school at `url`: generated now, or with `reuse` the last one generated
+    there (instance/bench/scenario-*.json)."""
+    scenario = load_scenario("sqlite" if url.startswith("sqlite") else "postgresql")
+    if reuse and scenario is not None and scenario.url == url:
+        print(f"• reusing the school generated in {url.split('@')[-1]}", flush=True)
+        return scenario
     print(f"• generating the school in {url.split('@')[-1]} …", flush=True)
     scenario = generate(url)
     print(f"  {sum(scenario.counts.values())} rows in {scenario.seconds} s", flush=True)
+    return scenario
+
+
+def bench_database(
+    url: str, requests: int, seconds: int, reuse: bool = False, streams: int = STREAMS
+) -> dict[str, Any]:
+    scenario = school(url, reuse)
     codes, has_sync = _scale_codes(scenario)
     probe_list = probes(scenario, codes, has_sync)
     print(f"• in-process: {requests} requests per page …", flush=True)
@@ -728,8 +798,32 @@ def bench_database(url: str, requests: int, seconds: int) -> dict[str, Any]:
         **measure_in_process(scenario, probe_list, requests),
     }
     print(f"• gunicorn: {USERS} users for {seconds} s …", flush=True)
-    result["throughput"] = measure_throughput(scenario, probe_list, seconds, result)
+    result["throughput"] = measure_throughput(scenario, probe_list, seconds, result, streams)
     return result
+
+
+def sweep_markdown(found: dict[str, list[dict[str, Any]]], seconds: int) -> str:
+    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        f"# Gunicorn settings for the page mix ({date})",
+        "",
+        f"`python -m bench.run --sweep`: bench/run.py's mix ({USERS} users, wrk) alone for "
+        f"{seconds} s under gunicorn.conf.py (gthread) with each setting, run twice in "
+        "alternating order (figures are the mean of both; load average beside each run: the "
+        "machine is shared).",
+        "",
+        "| database | workers × threads | req/s | p95 (ms) | server CPU / request (ms) | errors "
+        "| runs: req/s (load average) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for db_name, rows in found.items():
+        for row in rows:
+            runs = ", ".join(f"{r['rps']} ({r['load_average']})" for r in row["runs"])
+            lines.append(
+                f"| {db_name} | {row['workers']} × {row['threads']} | {row['rps']} | "
+                f"{row['p95_ms']} | {row['cpu_ms']} | {row['errors']} | {runs} |"
+            )
+    return "\n".join(lines) + "\n"
 
 
 def machine() -> dict[str, Any]:
@@ -804,6 +898,36 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "over": round(throughput["server_cpu_ms_per_request"] - MIX_CPU_MS, 1),
             }
         )
+        live = throughput.get("with_streams")
+        if live:
+            m, d, st = live["mix"], live["delivery"], live["streams"]
+            budgets.append(
+                {
+                    "database": db_name,
+                    "budget": f"mix with {STREAMS} streams open ≥ 150 req/s, p95 ≤ "
+                    f"{MIX_P95_MS:.0f} ms, 0 errors",
+                    "measured": f"{st['open']} streams, {m['rps']} req/s, p95 {m['p95_ms']} ms, "
+                    f"{m['errors']} errors",
+                    "met": st["open"] >= STREAMS
+                    and m["rps"] >= MIN_THROUGHPUT
+                    and m["p95_ms"] <= MIX_P95_MS
+                    and m["errors"] == 0,
+                    "over": round(MIN_THROUGHPUT - m["rps"], 1),
+                }
+            )
+            budgets.append(
+                {
+                    "database": db_name,
+                    "budget": "an event reaches all listeners of an assessment ≤ 1 s p95 "
+                    "(with the mix)",
+                    "measured": f"p95 {d['event_p95_ms']} ms over {d['delivered_to_all']} saves, "
+                    f"{d['missed_deliveries']} missed",
+                    "met": d["event_p95_ms"] <= DELIVERY_P95_MS
+                    and d["missed_deliveries"] == 0
+                    and d["delivered_to_all"] > 0,
+                    "over": round(d["event_p95_ms"] - DELIVERY_P95_MS, 1),
+                }
+            )
     first = next(iter(results["databases"].values()))
     page = first["pages"]["assessment"]
     budgets.append(
@@ -954,6 +1078,9 @@ def markdown(results: dict[str, Any]) -> str:
         "(bench/hello_wsgi.py) under the same gunicorn settings, users and tool, loaded right "
         "after the mix; the ratio is how many times more requests it served.",
         "",
+    ]
+    lines += streams_section(results)
+    lines += [
         "**Documents** (in-process, 3 timed runs after one warm-up):",
         "",
         "| document | "
@@ -977,6 +1104,60 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {b['database']} | {b['budget']} | {b['measured']} | {'✅' if b['met'] else '❌'} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def streams_section(results: dict[str, Any]) -> list[str]:
+    """The mix alone and the same mix with the live streams open, side by side (issue 14)."""
+    dbs = {n: d for n, d in results["databases"].items() if "with_streams" in d["throughput"]}
+    if not dbs:
+        return []
+    any_run = next(iter(dbs.values()))["throughput"]["with_streams"]
+    s = any_run["streams"]
+    lines = [
+        f"**With {s['open']} live streams open** (`make bench`, bench/streams.py `beside_mix`): "
+        "the same mix, users and tool on the page server (gunicorn.conf.py, 2 × 16 gthread, "
+        "with REDIS_URL) while the stream server (gunicorn_streams.conf.py, 1 gevent worker) "
+        f"holds {s['open']} server-sent-events streams ({s['on_assessments']} on "
+        f"{s['assessments']} assessments, {s['listeners_per_assessment']} listeners each: 3 "
+        f"teacher tabs and 2 tutor tabs; {s['on_period_views']} on a period view), and tutors "
+        "rate items of the listened-to assessments (3 more users, 0.1 s apart). Delivery: "
+        "until the last listener of the assessment has read the item's fragment, from the "
+        "event on Redis (the goal) and from the save sent (which waits its turn on the page "
+        "server under the mix).",
+        "",
+        "| database | mix alone: req/s, p95 (ms), CPU / request (ms) | with the streams: req/s, "
+        "p95 (ms), errors, CPU / request (ms) | hello-world / Passerelle | memory per stream | "
+        "event → all listeners p50 / p95 (ms) | save sent → all listeners p50 / p95 (ms) | save "
+        "answer p50 / p95 (ms) | saves (missed deliveries) | CPU, cores: page server / stream "
+        "server / wrk / listeners | load average |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for t in (d["throughput"] for d in dbs.values()):
+        w = t["with_streams"]
+        m, st, d, c = w["mix"], w["streams"], w["delivery"], w["cpu"]
+        ok = "✅" if d["event_p95_ms"] <= DELIVERY_P95_MS and not d["missed_deliveries"] else "❌"
+        engine = next(n for n, x in dbs.items() if x["throughput"] is t)
+        lines.append(
+            f"| {dbs[engine]['engine']} | {t['rps']}, {t['p95_ms']}, "
+            f"{t['server_cpu_ms_per_request']} | {m['rps']}, {m['p95_ms']}, {m['errors']}, "
+            f"{m['server_cpu_ms_per_request']} | {t.get('hello_ratio', '–')}× | "
+            f"{st['kb_per_stream']} KB ({st['worker_rss_mb_before']} → "
+            f"{st['worker_rss_mb_open']} MB, {st['worker_threads']} thread) | "
+            f"{d['event_p50_ms']} / **{d['event_p95_ms']}** {ok} | {d['send_p50_ms']} / "
+            f"{d['send_p95_ms']} | {d['save_answer_p50_ms']} / {d['save_answer_p95_ms']} | "
+            f"{d['delivered_to_all']} of {d['saves']} ({d['missed_deliveries']}) | "
+            f"{c['page_server_cores']} / {c['stream_server_cores']} / {c['wrk_cores']} / "
+            f"{c['listeners_cores']} | {t.get('load_average', '–')} alone, "
+            f"{w['load_before'][0]} → {w['load_end'][0]} with streams |"
+        )
+    lines += [
+        "",
+        "CPU of the load generators is measured so that they are seen not to take the servers' "
+        "share: wrk (its process) and the listeners (the one thread reading every stream). "
+        "Memory per stream = growth of the stream worker's RSS / streams opened.",
+        "",
+    ]
+    return lines
 
 
 def profile_section(folder: Path) -> list[str]:
@@ -1035,6 +1216,17 @@ def main(argv: Iterable[str] | None = None) -> None:
     parser.add_argument("--duration", type=int, default=15, help="seconds of load per database")
     parser.add_argument("--only", choices=("sqlite", "postgresql"))
     parser.add_argument("--output", default=str(BENCH_DIR), help="folder for results.json/.md")
+    parser.add_argument(
+        "--streams", type=int, default=STREAMS, help="open streams beside the mix (0: skip)"
+    )
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep the school generated by the last run"
+    )
+    parser.add_argument(
+        "--sweep",
+        action="store_true",
+        help="only the mix under 2 and 3 workers × 4, 8, 16 threads → gunicorn_sweep.md",
+    )
     args = parser.parse_args(list(argv) if argv is not None else None)
     started = time.perf_counter()
     results: dict[str, Any] = {
@@ -1054,8 +1246,21 @@ def main(argv: Iterable[str] | None = None) -> None:
             raise SystemExit("Set BENCH_DATABASE_URL (…/passerelle_bench) for PostgreSQL.")
         else:
             print("• PostgreSQL skipped: set BENCH_DATABASE_URL to include it.", flush=True)
+    if args.sweep:
+        found = {}
+        for name, url in urls.items():
+            scenario = school(url, args.reuse)
+            codes, has_sync = _scale_codes(scenario)
+            found[name] = sweep(scenario, probes(scenario, codes, has_sync), args.duration)
+        out = Path(args.output)
+        (out / "gunicorn_sweep.json").write_text(json.dumps(found, indent=2) + "\n")
+        (out / "gunicorn_sweep.md").write_text(sweep_markdown(found, args.duration))
+        print(sweep_markdown(found, args.duration))
+        return
     for name, url in urls.items():
-        results["databases"][name] = bench_database(url, args.requests, args.duration)
+        results["databases"][name] = bench_database(
+            url, args.requests, args.duration, args.reuse, args.streams
+        )
     first = next(iter(results["databases"].values()))
     rows = first["rows"]
     results["school"] = (

@@ -92,7 +92,13 @@ def proc_status(pid: int, key: str) -> int:
 
 @contextmanager
 def serve(
-    config: str, database_url: str, redis_url: str, prefix: str, stream_workers: int = 1
+    config: str,
+    database_url: str,
+    redis_url: str,
+    prefix: str,
+    stream_workers: int = 1,
+    workers: int = 2,
+    threads: int = 16,
 ) -> Iterator[Served]:
     port = free_port()
     env = dict(os.environ)
@@ -105,8 +111,8 @@ def serve(
         LIVE_REDIS_PREFIX=prefix,
         GUNICORN_BIND=f"127.0.0.1:{port}",
         GUNICORN_STREAMS_BIND=f"127.0.0.1:{port}",
-        GUNICORN_WORKERS="2",
-        GUNICORN_THREADS="16",
+        GUNICORN_WORKERS=str(workers),
+        GUNICORN_THREADS=str(threads),
         GUNICORN_STREAMS_WORKERS=str(stream_workers),
     )
     env.pop("GUNICORN_ACCESS_LOG", None)
@@ -232,9 +238,12 @@ class Reader(threading.Thread):
         for stream in streams:
             self.selector.register(stream.sock, selectors.EVENT_READ, stream)
         self.stop = threading.Event()
+        self.cpu = 0.0  # CPU seconds this thread has used (updated as it reads)
 
     def run(self) -> None:
+        started = time.thread_time()
         while not self.stop.is_set():
+            self.cpu = time.thread_time() - started
             for key, _ in self.selector.select(timeout=0.2):
                 stream: Stream = key.data
                 now = time.monotonic()
@@ -328,6 +337,294 @@ def _quantile(values: list[float], q: float) -> float:
         return 0.0
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# --- beside the full page mix (bench/run.py, `make bench`) ---------------------------------------
+
+
+class PublishWatch(threading.Thread):
+    """Subscribes to the run's Redis channels like the stream server does, and timestamps
+    each item_saved event: the moment the event exists, from which "event → listeners" runs."""
+
+    def __init__(self, redis_url: str, prefix: str) -> None:
+        super().__init__(daemon=True)
+        import redis
+
+        self.pubsub = redis.Redis.from_url(redis_url).pubsub(ignore_subscribe_messages=True)
+        self.pubsub.psubscribe(prefix + "assessment:*")
+        self.prefix = prefix
+        self.seen: list[tuple[float, str, str]] = []  # (time, topic, item key)
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            message = self.pubsub.get_message(timeout=0.2)
+            if message is None or message.get("type") != "pmessage":
+                continue
+            now = time.monotonic()
+            try:
+                payload = json.loads(message["data"])
+            except ValueError:
+                continue
+            topic = str(payload.get("topic"))
+            self.seen.append((now, topic, str((payload.get("data") or {}).get("item_key"))))
+        self.pubsub.close()
+
+    def published(self, topic: str, key: str, after: float) -> float | None:
+        return next((t for t, tp, k in self.seen if t >= after and tp == topic and k == key), None)
+
+
+@dataclass
+class Save:
+    target: Target
+    key: str
+    sent: float
+    answered: float
+    status: int
+
+
+class Saver(threading.Thread):
+    """A tutor of each listened-to assessment rating one item after the other (round robin over
+    its `share` of the targets), `pause` seconds apart, while the mix runs."""
+
+    def __init__(
+        self,
+        port: int,
+        sessions: dict[str, HttpSession],
+        share: list[Target],
+        scenario: Scenario,
+        codes: list[str],
+        pause: float,
+        offset: int,
+    ) -> None:
+        super().__init__(daemon=True)
+        self.port, self.sessions, self.share = port, sessions, share
+        self.scenario, self.codes, self.pause, self.offset = scenario, codes, pause, offset
+        self.saves: list[Save] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        number = 0
+        criteria = self.scenario.criterion_ids
+        while not self.stop.is_set():
+            target = self.share[number % len(self.share)]
+            key = f"criterion:{criteria[(number + self.offset) % len(criteria)]}"
+            value = self.codes[(number + self.offset) % len(self.codes)]
+            number += 1
+            sent = time.monotonic()
+            try:
+                status = save_rating(
+                    self.port, self.sessions[target.tutor_email], target, key, value
+                )
+            except (OSError, http.client.HTTPException):
+                status = 0
+            self.saves.append(Save(target, key, sent, time.monotonic(), status))
+            self.stop.wait(self.pause)
+
+
+def _ms(values: list[float], q: float) -> float:
+    return round(1000 * _quantile(values, q), 1)
+
+
+def deliveries(
+    saves: list[Save],
+    by_assessment: dict[int, list[Stream]],
+    published: Any,
+) -> dict[str, Any]:
+    """Each save's delivery to every listener of its assessment: a listener's first fragment
+    after the save was sent and before the next save of the same assessment is its copy.
+    `published(topic, item_key, after)` is when the event was seen on Redis (or None)."""
+    saves = sorted(saves, key=lambda s: s.sent)
+    from_send, from_answer, from_event, first_from_event = [], [], [], []
+    missed = failed = unseen = 0
+    for number, save in enumerate(saves):
+        if save.status != 200:
+            failed += 1
+            continue
+        later = [s.sent for s in saves[number + 1 :] if s.target is save.target]
+        until = later[0] if later else float("inf")
+        listeners = by_assessment[save.target.assessment_id]
+        arrivals = []
+        for stream in listeners:
+            first = next((t for t in stream.arrivals if save.sent <= t < until), None)
+            if first is None:
+                missed += 1
+            else:
+                arrivals.append(first)
+        if len(arrivals) < len(listeners):
+            continue
+        last = max(arrivals)
+        from_send.append(last - save.sent)
+        from_answer.append(max(0.0, last - save.answered))
+        event = published(f"assessment:{save.target.assessment_id}", save.key, save.sent)
+        if event is None:
+            unseen += 1
+        else:
+            from_event.append(max(0.0, last - event))
+            first_from_event.append(max(0.0, min(arrivals) - event))
+    answers = [s.answered - s.sent for s in saves]
+    return {
+        "saves": len(saves),
+        "saves_failed": failed,
+        "delivered_to_all": len(from_send),
+        "missed_deliveries": missed,
+        "events_not_seen_on_redis": unseen,
+        "event_p50_ms": _ms(from_event, 0.5),
+        "event_p95_ms": _ms(from_event, 0.95),
+        "event_max_ms": round(1000 * max(from_event, default=0), 1),
+        "event_first_p50_ms": _ms(first_from_event, 0.5),
+        "event_first_p95_ms": _ms(first_from_event, 0.95),
+        "send_p50_ms": _ms(from_send, 0.5),
+        "send_p95_ms": _ms(from_send, 0.95),
+        "after_answer_p50_ms": _ms(from_answer, 0.5),
+        "after_answer_p95_ms": _ms(from_answer, 0.95),
+        "save_answer_p50_ms": _ms(answers, 0.5),
+        "save_answer_p95_ms": _ms(answers, 0.95),
+    }
+
+
+def beside_mix(
+    scenario: Scenario,
+    mix: Any,
+    seconds: float,
+    *,
+    streams: int = 1000,
+    assessments: int = 30,
+    pause: float = 0.1,
+    savers: int = 3,
+) -> dict[str, Any]:
+    """The page mix of bench/run.py while `streams` streams are open on the stream server.
+
+    `mix(session, seconds)` runs the mix against a signed-in session of the page server and
+    returns its figures (requests, seconds, rps, p50_ms, p95_ms, errors …). The page server
+    has the mix's settings (gunicorn.conf.py, 2 × 16 gthread) plus REDIS_URL; the stream
+    server is gunicorn_streams.conf.py (1 gevent worker). During the mix, `savers` tutors rate
+    items of the listened-to assessments (not the mix's own assessment, which has no
+    listener), and every listener's copy of each rating is timestamped: from the save sent,
+    from the save answered, and from the event on Redis (what "an event reaches all listeners"
+    measures). Also measured: memory per open stream (growth of the stream worker's RSS), the
+    CPU of both servers and of the load generators (wrk, this process's listeners)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 2 * streams + 500)), hard))
+    prefix = f"passerelle-bench-{uuid.uuid4().hex[:8]}:"
+    found, codes = targets(scenario, assessments + 1)
+    found = [t for t in found if t.assessment_id != scenario.assessment_id][:assessments]
+    result: dict[str, Any] = {"load_before": [round(x, 1) for x in os.getloadavg()]}
+    with (
+        redis_url_for_bench() as redis_url,
+        serve("gunicorn.conf.py", scenario.url, redis_url, prefix) as pages,
+        serve("gunicorn_streams.conf.py", scenario.url, redis_url, prefix) as live,
+    ):
+        base = f"http://127.0.0.1:{pages.port}"
+        teacher = sign_in(base, scenario.teacher_email, PASSWORD, f"/periodes/{scenario.period_id}")
+        tutors = {
+            t.tutor_email: sign_in(
+                base, t.tutor_email, PASSWORD, f"/portfolios/{t.portfolio_id}/bilan"
+            )
+            for t in found
+        }
+        mix(teacher, 3)  # warm-up, as bench/run.py does
+        (worker,) = live.workers
+        warm = open_streams(
+            live.port, [(teacher.cookie, f"/events/periodes/{scenario.period_id}", None)]
+        )
+        time.sleep(1)
+        rss_before = proc_status(worker, "VmRSS")
+        wanted: list[tuple[str, str, int | None]] = []
+        for target in found:
+            for role, tabs in LISTENERS:
+                cookie = teacher.cookie if role == "teacher" else tutors[target.tutor_email].cookie
+                path = f"/events/bilans/{target.assessment_id}"
+                wanted += [(cookie, path, target.assessment_id)] * tabs
+        on_assessments = len(wanted)
+        period = f"/events/periodes/{scenario.period_id}"
+        wanted += [(teacher.cookie, period, None)] * (streams - on_assessments)
+        print(f"  opening {len(wanted)} streams …", flush=True)
+        opened_at = time.monotonic()
+        opened = open_streams(live.port, wanted)
+        open_seconds = time.monotonic() - opened_at
+        time.sleep(2)
+        rss_open = proc_status(worker, "VmRSS")
+        reader = Reader(opened)
+        reader.start()
+        watch = PublishWatch(redis_url, prefix)
+        watch.start()
+        idle_cpu = live.cpu_seconds()
+        time.sleep(5)
+        idle_cpu = (live.cpu_seconds() - idle_cpu) / 5
+        share = [found[i::savers] for i in range(savers)]
+        workers = [
+            Saver(pages.port, tutors, part, scenario, codes, pause, offset)
+            for offset, part in enumerate(share)
+            if part
+        ]
+        print(f"  page mix with {len(opened)} streams open and ratings flowing …", flush=True)
+        cpu = (pages.cpu_seconds(), live.cpu_seconds(), time.process_time())
+        reader_cpu = reader.cpu
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        for saver in workers:
+            saver.start()
+        figures = mix(teacher, seconds)
+        for saver in workers:
+            saver.stop.set()
+        for saver in workers:
+            saver.join()
+        waited = time.monotonic()
+        cpu_pages = pages.cpu_seconds() - cpu[0]
+        cpu_live = live.cpu_seconds() - cpu[1]
+        cpu_self = time.process_time() - cpu[2]
+        cpu_reader = reader.cpu - reader_cpu
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu_wrk = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
+        time.sleep(max(0.0, waited + 5 - time.monotonic()))  # the last deliveries
+        reader.stop.set()
+        watch.stop.set()
+        reader.join()
+        watch.join()
+        load_end = [round(x, 1) for x in os.getloadavg()]
+        rss_after = proc_status(worker, "VmRSS")
+        threads = proc_status(worker, "Threads")
+        closed = sum(s.closed for s in opened)
+        for stream in [*warm, *opened]:
+            stream.sock.close()
+    by_assessment: dict[int, list[Stream]] = {}
+    for stream in opened:
+        if stream.assessment is not None:
+            by_assessment.setdefault(stream.assessment, []).append(stream)
+    saves = [s for saver in workers for s in saver.saves]
+    delivery = deliveries(saves, by_assessment, watch.published)
+    delivery["parts_on_period_views"] = sum(s.parts for s in opened if s.assessment is None)
+    phase = figures["seconds"]
+    figures["server_cpu_cores"] = round(cpu_pages / phase, 2)
+    figures["server_cpu_ms_per_request"] = round(cpu_pages * 1000 / max(figures["requests"], 1), 1)
+    result.update(
+        mix=figures,
+        streams={
+            "open": len(opened),
+            "on_assessments": on_assessments,
+            "on_period_views": len(opened) - on_assessments,
+            "assessments": len(found),
+            "listeners_per_assessment": sum(tabs for _, tabs in LISTENERS),
+            "seconds_to_open": round(open_seconds, 1),
+            "worker_rss_mb_before": round(rss_before / 1024, 1),
+            "worker_rss_mb_open": round(rss_open / 1024, 1),
+            "worker_rss_mb_after": round(rss_after / 1024, 1),
+            "kb_per_stream": round((rss_open - rss_before) / max(len(opened), 1), 1),
+            "worker_threads": threads,
+            "closed_meanwhile": closed,
+        },
+        delivery=delivery,
+        cpu={
+            "stream_server_idle_cores": round(idle_cpu, 3),
+            "stream_server_cores": round(cpu_live / phase, 2),
+            "page_server_cores": round(cpu_pages / phase, 2),
+            "wrk_cores": round(cpu_wrk / phase, 2),
+            "listeners_cores": round(cpu_reader / phase, 3),
+            "bench_process_cores": round(cpu_self / phase, 2),
+        },
+        load_end=load_end,
+    )
+    return result
 
 
 # --- the run ------------------------------------------------------------------------------------
@@ -638,8 +935,9 @@ def write_markdown(result: dict[str, Any]) -> str:
         "",
         "Latency is measured from the moment the tutor's save is sent to the page server until "
         "the last of the assessment's listeners has read the item's fragment from the stream "
-        "server: commit, Redis publish, fan-out, and one render per listener with its own "
-        "rights. Memory per stream = growth of the stream worker's RSS / streams opened.",
+        "server: commit, Redis publish, fan-out, and one render per user (shared by that user's "
+        "tabs) with their own rights. Memory per stream = growth of the stream worker's RSS / "
+        "streams opened.",
         "",
     ]
     return "\n".join(lines)

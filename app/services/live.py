@@ -12,7 +12,10 @@ applies)."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from flask import g, render_template
 
@@ -96,14 +99,75 @@ def coalesce(listener: Listener, batch: list[Event]) -> list[Event]:
     return list(kept.values())
 
 
+# One event reaches every stream of its topic in this process within milliseconds (the broker
+# hands them the same Event object): what a user's streams get, and the item's row that every
+# user's fragment shows, are computed once per event and reused by that event's other streams
+# (bench/results.md: 5 listeners per assessment, 2 users). Keyed by the event's identity, kept
+# for the last MEMO_EVENTS events only; a later change is a new event, rendered afresh. Streams
+# that ask while the first one is still computing (gevent: it waits on PostgreSQL) wait for
+# its answer rather than compute it again beside it.
+MEMO_EVENTS = 64
+MEMO_WAIT_SECONDS = 10.0  # past this, a waiting stream computes its answer itself
+_memo: dict[int, tuple[Event, dict[tuple[object, ...], _Once]]] = {}
+_memo_lock = threading.Lock()  # streams on gthread workers (no proxy rule) are threads
+
+
+class _Once:
+    """One computation of an event's memo, and the streams waiting for it."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.ended = False  # it raised AccessEnded
+        self.failed = False  # it raised something else: each stream tries on its own
+        self.value: Any = None
+
+
+def _once(event: Event, key: tuple[object, ...], compute: Callable[[], Any]) -> Any:
+    with _memo_lock:
+        entry = _memo.get(id(event))
+        if entry is None or entry[0] is not event:
+            while len(_memo) >= MEMO_EVENTS:
+                del _memo[next(iter(_memo))]
+            entry = (event, {})  # holding the event keeps its id from being reused
+            _memo[id(event)] = entry
+        once = entry[1].get(key)
+        mine = once is None
+        if once is None:
+            once = entry[1][key] = _Once()
+    if not mine:
+        if once.done.wait(MEMO_WAIT_SECONDS) and not once.failed:
+            if once.ended:
+                raise AccessEnded
+            return once.value
+        return compute()
+    try:
+        once.value = compute()
+    except AccessEnded:
+        once.ended = True
+        raise
+    except BaseException:
+        once.failed = True
+        raise
+    finally:
+        once.done.set()
+    return once.value
+
+
 def messages_for(listener: Listener, event: Event) -> list[Message]:
     """The messages this listener gets for this event (possibly none). Raises AccessEnded.
 
-    Runs inside the stream's request context; the caller closes the database session."""
+    Runs inside the stream's request context; the caller closes the database session. The
+    same user's other streams of the same page (several tabs) reuse the answer for this
+    event: rights are re-checked once per user and event, not once per tab."""
     if event.kind == RESYNC:
         return [Message(REFRESH, "resync")]
     if event.topic not in listener.topics or is_echo(listener, event):
         return []
+    key = ("messages", listener.user_id, listener.session_version, listener.topic)
+    return list(_once(event, key, lambda: tuple(_messages_for(listener, event))))
+
+
+def _messages_for(listener: Listener, event: Event) -> list[Message]:
     user = db.session.get(User, listener.user_id)
     if user is None or not user.is_active or user.session_version != listener.session_version:
         raise AccessEnded
@@ -161,26 +225,35 @@ def _assessment_messages(user: User, listener: Listener, event: Event) -> list[M
         return [Message(REFRESH, "marks")] if changed and event.kind in MARK_KINDS else []
     key = event.data.get("item_key")
     if event.kind == "item_saved" and isinstance(key, str):
-        return _item_fragment(user, assessment, key)
+        return _item_fragment(user, assessment, key, event)
     return [Message(REFRESH, event.kind)]  # marks, mode, status: the page re-fetches itself
 
 
-def _item_fragment(user: User, assessment: Assessment, key: str) -> list[Message]:
+def _item_fragment(user: User, assessment: Assessment, key: str, event: Event) -> list[Message]:
     """The rated item as the assessment page's own fragment renders it for this user (with
     their rights: a tutor never sees the teacher's conflict buttons, a read-only viewer gets
-    the read-only item)."""
+    the read-only item). The item's row (plain data, no user in it) is loaded once per event;
+    the fragment is rendered once per set of rights."""
     from app.services import assessments
 
     try:
-        row = assessments.item_row(assessment, key)
+        row = _once(
+            event, ("item_row", assessment.id, key), lambda: assessments.item_row(assessment, key)
+        )
     except DomainError:
         return [Message(REFRESH, "item")]
-    html = render_template(
-        "assessments/_item_fragment.html",
-        row=row,
-        portfolio_id=assessment.portfolio_id,
-        can_rate=access.can_rate_assessment(user, assessment),
-        is_teacher=access.can_complete_assessment(user, assessment),
+    can_rate = access.can_rate_assessment(user, assessment)
+    is_teacher = access.can_complete_assessment(user, assessment)
+    html = _once(
+        event,
+        ("item_html", assessment.id, key, can_rate, is_teacher),
+        lambda: render_template(
+            "assessments/_item_fragment.html",
+            row=row,
+            portfolio_id=assessment.portfolio_id,
+            can_rate=can_rate,
+            is_teacher=is_teacher,
+        ),
     )
     return [Message(PARTS, html)]
 

@@ -461,6 +461,79 @@ def test_assessment_stream_ends_when_the_tutor_is_replaced(f: Any, db: Any, logi
     assert stream.is_over()
 
 
+def test_an_event_is_rendered_once_per_user_and_with_each_users_rights(
+    f: Any, db: Any, count_queries: Any
+) -> None:
+    """Three tabs on one assessment: the tutor's second tab reuses the first one's fragment
+    (no query), a user without access still gets the stream closed, and the next change is
+    rendered (and its rights checked) afresh."""
+    from flask import current_app
+
+    from app.services import live
+
+    w = f.world()
+    topic, related = f"assessment:{w.assessment.id}", (f"period:{w.period.id}",)
+    tutor_tab = live.Listener(w.tutor.id, w.tutor.session_version, topic, "tab-one-1234", related)
+    other_tab = live.Listener(w.tutor.id, w.tutor.session_version, topic, "tab-two-1234", related)
+    outsider = live.Listener(w.other_tutor.id, w.other_tutor.session_version, topic, None, related)
+    data = {"item_key": "engagement", "author_id": w.teacher.id}
+    event, later = Event(topic, "item_saved", data), Event(topic, "item_saved", data)
+    db.session.commit()
+    with current_app.test_request_context():
+        with count_queries() as first:
+            sent = live.messages_for(tutor_tab, event)
+        db.session.expire_all()
+        with count_queries() as second:
+            again = live.messages_for(other_tab, event)
+        with pytest.raises(live.AccessEnded):
+            live.messages_for(outsider, event)
+        with count_queries() as next_change:
+            live.messages_for(tutor_tab, later)
+    assert sent[0].name == "parts" and 'id="item-engagement"' in sent[0].data
+    assert again == sent
+    assert first.count > 0 and second.count == 0
+    assert next_change.count > 0
+
+
+def test_streams_asking_meanwhile_wait_for_the_first_render() -> None:
+    """On the stream server (gevent, PostgreSQL) the listeners of an event run side by side
+    while one waits on the database: the others wait for its answer instead of running the
+    same statements again; a refusal reaches them too."""
+    import threading
+
+    from app.services import live
+
+    event = Event("assessment:1", "item_saved", {"item_key": "engagement"})
+    renders: list[int] = []
+
+    def render() -> str:
+        renders.append(1)
+        time.sleep(0.2)
+        return "<li>"
+
+    def refuse() -> str:
+        renders.append(1)
+        time.sleep(0.2)
+        raise live.AccessEnded
+
+    got: list[object] = []
+
+    def stream(compute: Any, key: tuple[object, ...]) -> None:
+        try:
+            got.append(live._once(event, key, compute))
+        except live.AccessEnded:
+            got.append("ended")
+
+    for compute, key in ((render, ("user", 1)), (refuse, ("user", 2))):
+        threads = [threading.Thread(target=stream, args=(compute, key)) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert len(renders) == 2
+    assert got == ["<li>"] * 3 + ["ended"] * 3
+
+
 def test_rendering_a_folder_costs_the_same_whatever_the_size(
     f: Any, db: Any, login_as: Any, count_queries: Any
 ) -> None:
