@@ -20,9 +20,49 @@ from sqlalchemy import event, text
 from app import create_app
 from app.extensions import db as _db
 from app.models import User
+from app.services import auth as _auth
 from tests import factories
 
 TEST_DB_URL = os.environ.get("TEST_DATABASE_URL")
+
+
+def _cheap_password_hashing() -> None:
+    """argon2 with its production cost (64 MiB, 3 passes, 4 lanes: 0.1 s quiet, 1 s on a loaded
+    2-core machine) made each browser test's world (10 users with a password) cost seconds and
+    every sign-in through the form a tenth of a second or more. In this test process only,
+    hash with the smallest cost argon2 allows: the hashes are still argon2 ("$argon2id$…") and
+    verified by the same code, which reads the cost from the hash; the production parameters
+    (app/services/auth.py) are untouched, and servers started in subprocesses (gunicorn) keep
+    them, so a cheap hash signed in there is re-hashed at the production cost, as in real life
+    after a parameter change."""
+    from argon2 import PasswordHasher
+
+    _auth._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    _auth._DUMMY_HASH = _auth._hasher.hash("passerelle-timing-guard")
+
+
+_cheap_password_hashing()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "db_independent(reason): proves the same thing whatever TEST_DATABASE_URL says (its "
+        "own SQLite file or PostgreSQL cluster, or no database at all): run on the SQLite pass "
+        "only, skipped with its reason on the PostgreSQL pass",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not TEST_DB_URL:
+        return
+    for item in items:
+        marker = item.get_closest_marker("db_independent")
+        if marker is not None:
+            reason = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "")
+            item.add_marker(
+                pytest.mark.skip(reason=f"db_independent, ran on the SQLite pass: {reason}")
+            )
 
 
 def _test_config(tmp: Path, **overrides: Any) -> dict[str, Any]:

@@ -612,6 +612,7 @@ def _other_requests_are_quick(url: str, teacher: Any, seeded: Any) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.db_independent("seeded_app(tmp_path): a SQLite file of its own on both passes")
 def test_twenty_streams_on_werkzeug_leave_room_for_requests(tmp_path: Path) -> None:
     app, seeded = seeded_app(tmp_path, LIVE_KEEPALIVE_SECONDS=0.5)
     with werkzeug_server(app) as url:
@@ -634,6 +635,7 @@ def test_twenty_streams_on_werkzeug_leave_room_for_requests(tmp_path: Path) -> N
 
 
 @pytest.mark.slow
+@pytest.mark.db_independent("seeded_app(tmp_path): a SQLite file of its own on both passes")
 def test_twenty_streams_on_one_gunicorn_worker_leave_room_for_requests(tmp_path: Path) -> None:
     _app, seeded = seeded_app(tmp_path)
     with gunicorn_server(tmp_path, seeded.database_url, workers=1) as server:

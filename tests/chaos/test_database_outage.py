@@ -30,6 +30,9 @@ def workdir() -> Iterator[Path]:
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.db_independent(
+        "a PostgreSQL cluster of its own, started and stopped by the test, on both passes"
+    ),
     pytest.mark.skipif(postgres_bin() is None, reason="needs the PostgreSQL server binaries"),
 ]
 

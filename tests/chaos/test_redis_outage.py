@@ -18,7 +18,10 @@ from app.services.broker import RedisBroker
 from app.services.events import RESYNC, Event
 from tests.chaos.harness import Redis
 
-pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="no redis-server")
+pytestmark = [
+    pytest.mark.skipif(shutil.which("redis-server") is None, reason="no redis-server"),
+    pytest.mark.db_independent("a Redis server of its own and no database"),
+]
 
 
 @pytest.fixture

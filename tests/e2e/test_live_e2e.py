@@ -132,6 +132,9 @@ def test_a_dropped_stream_catches_up_when_it_reconnects(
 @pytest.mark.skipif(
     not _redis_up() and not os.environ.get("CI"), reason=f"Redis unreachable at {REDIS_URL}"
 )
+@pytest.mark.db_independent(
+    "seeded_app(tmp_path): its gunicorn workers use a SQLite file of their own on both passes"
+)
 def test_two_gunicorn_workers_deliver_through_redis(
     tmp_path: Path, two_people: Callable[[], Any]
 ) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
@@ -19,6 +20,9 @@ def _worker_ready(page: Any) -> None:
     )
 
 
+@pytest.mark.db_independent(
+    "Chromium's verdict on the manifest, the icons and the service worker of the sign-in page"
+)
 def test_chromium_finds_no_installability_error(
     browser_type: Any, live_server: Any, tmp_path: Path
 ) -> None:
