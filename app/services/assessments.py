@@ -43,7 +43,7 @@ from typing import Any
 
 from flask import g
 from markupsafe import Markup, escape
-from sqlalchemy import func, inspect, select, tuple_
+from sqlalchemy import func, insert, inspect, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, contains_eager, joinedload, raiseload, selectinload
 
@@ -111,6 +111,10 @@ class ChangeResult:
     change: AssessmentItemChange | None
     outcome: str
     duplicate: bool = False
+    # The history row's values (resulting_version, server_time…): what a receipt reports. In
+    # a deferred batch (RecordContext.deferred) `change` is None and only this row exists
+    # until `write_deferred` inserts it.
+    row: dict[str, Any] = field(default_factory=dict)
 
     @property
     def applied(self) -> bool:
@@ -503,6 +507,36 @@ def framework_id_of(portfolio: Portfolio) -> int:
     return int(framework_id)
 
 
+@dataclass(frozen=True)
+class _Reference:
+    """What a rated item's criterion or competency is: its framework, its competency (the
+    competency itself for a competency item), its code and title."""
+
+    framework_id: int
+    competency_id: int
+    code: str
+    title: str
+
+
+def _reference(kind: str, ref_id: int) -> _Reference | None:
+    """The criterion or competency an item key names (None: no such row), read once per
+    request: a rating save checks it, then its fragment shows its code and title."""
+    memo = _request_memo("references")
+    if (kind, ref_id) not in memo:
+        if kind == ItemKind.CRITERION:
+            query = select(
+                Criterion.framework_id, Criterion.competency_id, Criterion.code, Criterion.title
+            ).where(Criterion.id == ref_id)
+        else:
+            query = select(
+                Competency.framework_id, Competency.id, Competency.code, Competency.title
+            ).where(Competency.id == ref_id)
+        found = db.session.execute(query).first()
+        memo[(kind, ref_id)] = _Reference(*found) if found is not None else None
+    reference: _Reference | None = memo[(kind, ref_id)]
+    return reference
+
+
 def _role_of(user: User) -> str:
     return "teacher" if access.is_teacher(user) else "tutor"
 
@@ -654,10 +688,15 @@ class RecordContext:
     criteria: dict[int, tuple[int, int] | None] = field(default_factory=dict)  # (fw, competency)
     competencies: dict[int, int | None] = field(default_factory=dict)  # id → framework id
     scales: dict[int, list[str]] = field(default_factory=dict)  # framework id → level codes
+    # Assessments `prepare_changes` found `user` may rate: record_change skips its check.
+    rateable: set[int] = field(default_factory=set)
     # True while a sync batch applies its changes together (sync._apply_together): no
-    # savepoint or flush per change; the caller flushes once, and on any error rolls back and
-    # applies the changes one by one instead.
+    # savepoint, flush or ORM object per change; the new items and the history rows wait in
+    # `new_items` and `pending` until `write_deferred` writes them in one statement each, and
+    # on any error the caller rolls back and applies the changes one by one instead.
     deferred: bool = False
+    new_items: list[AssessmentItem] = field(default_factory=list)
+    pending: list[tuple[AssessmentItem, dict[str, Any]]] = field(default_factory=list)
 
     def framework_id(self, assessment: Assessment) -> int:
         if assessment.id not in self.frameworks:
@@ -670,6 +709,24 @@ class RecordContext:
             self.statuses[assessment.id] = _lock_status(assessment)
         return self.statuses[assessment.id]
 
+    def lock(self, assessment: Assessment, key: str) -> None:
+        """When neither is known yet (one save), the status and the item in one statement:
+        the item FOR UPDATE and the assessment FOR SHARE, the locks `status` and
+        `item_for_update` take. An item without a row yet leaves both to them."""
+        pair = (assessment.id, key)
+        if assessment.id in self.statuses or pair in self.items:
+            return
+        found = db.session.execute(
+            select(AssessmentItem, Assessment.status)
+            .join(Assessment, Assessment.id == AssessmentItem.assessment_id)
+            .where(AssessmentItem.assessment_id == assessment.id, AssessmentItem.item_key == key)
+            .with_for_update(of=AssessmentItem)
+            .suffix_with("FOR SHARE OF assessments", dialect="postgresql")
+            .execution_options(populate_existing=True)
+        ).first()
+        if found is not None:
+            self.items[pair], self.statuses[assessment.id] = found[0], str(found[1])
+
     def framework_of(self, kind: str, ref_id: int | None) -> int | None:
         """The framework of a criterion or a competency; None when there is no such row."""
         if ref_id is None:
@@ -678,19 +735,16 @@ class RecordContext:
             criterion = self._criterion(ref_id)
             return criterion[0] if criterion else None
         if ref_id not in self.competencies:
-            self.competencies[ref_id] = db.session.scalar(
-                select(Competency.framework_id).where(Competency.id == ref_id)
-            )
+            found = _reference(ItemKind.COMPETENCY, ref_id)
+            self.competencies[ref_id] = found.framework_id if found else None
         return self.competencies[ref_id]
 
     def _criterion(self, criterion_id: int) -> tuple[int, int] | None:
         if criterion_id not in self.criteria:
-            row = db.session.execute(
-                select(Criterion.framework_id, Criterion.competency_id).where(
-                    Criterion.id == criterion_id
-                )
-            ).first()
-            self.criteria[criterion_id] = (row[0], row[1]) if row else None
+            found = _reference(ItemKind.CRITERION, criterion_id)
+            self.criteria[criterion_id] = (
+                (found.framework_id, found.competency_id) if found else None
+            )
         return self.criteria[criterion_id]
 
     def scale_codes(self, framework_id: int) -> list[str]:
@@ -733,7 +787,10 @@ class RecordContext:
             version=0,
         )
         if self.deferred:
-            db.session.add(item)  # inserted by the batch's one flush
+            # Left out of the session: inserted with the batch's other new items, in one
+            # statement (write_deferred), which gives their ids back on SQLite too.
+            item.conflict = False
+            self.new_items.append(item)
             return item
         try:
             with db.session.begin_nested():
@@ -758,31 +815,32 @@ def prepare_changes(user: User, changes: Iterable[tuple[int, str, str]]) -> Reco
     ids = {assessment_id for assessment_id, _, _ in wanted}
     if not ids:
         return context
+    # One statement reads the assessments and takes their shared locks, in id order (the
+    # status is read as a column: fresh under the lock even when the session holds the row).
     rows = db.session.execute(
-        select(Assessment, Level.framework_id)
+        select(Assessment, Level.framework_id, Assessment.status)
         .join(Assessment.portfolio)
         .join(Portfolio.period)
         .join(Period.level)
         .where(Assessment.id.in_(sorted(ids)))
+        .order_by(Assessment.id)
         .options(contains_eager(Assessment.portfolio).contains_eager(Portfolio.period))
+        .with_for_update(read=True, of=Assessment)
     )
-    for assessment, framework_id in rows:
+    statuses: dict[int, str] = {}
+    for assessment, framework_id, status in rows:
         context.assessments[assessment.id] = assessment
         context.frameworks[assessment.id] = framework_id
+        statuses[assessment.id] = str(status)
     rateable = sorted(
         assessment.id
         for assessment in context.assessments.values()
         if access.can_rate_assessment(user, assessment, ignore_status=True)
     )
+    context.rateable = set(rateable)
     if not rateable:
         return context
-    statuses = db.session.execute(
-        select(Assessment.id, Assessment.status)
-        .where(Assessment.id.in_(rateable))
-        .order_by(Assessment.id)
-        .with_for_update(read=True)
-    )
-    context.statuses = {assessment_id: str(status) for assessment_id, status in statuses}
+    context.statuses = {assessment_id: statuses[assessment_id] for assessment_id in rateable}
     wanted = [row for row in wanted if row[0] in context.statuses]
     context.items = dict.fromkeys((assessment_id, key) for assessment_id, key, _ in wanted)
     items = db.session.scalars(
@@ -876,10 +934,12 @@ def record_change(
     scale, bad engagement/date, comment too long, malformed uuid or device time).
     Flushes; the caller commits, then publishes the event.
     """
-    if not access.can_rate_assessment(user, assessment, ignore_status=True):
+    context = context if context is not None else RecordContext()
+    if assessment.id not in context.rateable and not access.can_rate_assessment(
+        user, assessment, ignore_status=True
+    ):
         raise NotFound("Ce bilan n'existe pas ou n'est pas accessible.")
     kind, ref_id = parse_key(item_key)
-    context = context if context is not None else RecordContext()
     fresh = change_uuid is None  # a change made online: no device can have sent its uuid
     if change_uuid is None:
         change_uuid = str(uuid.uuid4())
@@ -897,19 +957,16 @@ def record_change(
     existing = context.existing_change(change_uuid)
     if existing is not None:
         return _duplicate(existing, assessment, item_key)
+    context.lock(assessment, item_key)
     if context.status(assessment) == AssessmentStatus.COMPLETED:
         raise AssessmentCompleted(
             "Ce bilan est complété : il ne peut plus être modifié (l'enseignant peut le rouvrir)."
         )
     if context.deferred:
         item = context.item_for_update(assessment, item_key, kind, ref_id)
-        result = _apply(item, user, value, device_time, change_uuid, base_version, via_sync)
-        # Pending until the batch's flush: linked to its item (a new one has no id yet) so
-        # that the flush fills item_id and the receipt reads the item.
-        if result.change is not None:
-            result.change.item = item
-        context.changes[change_uuid] = result.change
-        return result
+        # Its history row waits in context.pending (write_deferred); the batch's uuids are
+        # distinct and none was recorded, so context.changes needs no entry.
+        return _apply(item, user, value, device_time, change_uuid, base_version, via_sync, context)
     if fresh:
         # Its uuid was just drawn, so no concurrent request can record it: no savepoint to
         # catch a duplicate (two round trips fewer per rating save on PostgreSQL).
@@ -940,52 +997,109 @@ def _apply(
     change_uuid: str,
     base_version: int | None,
     via_sync: bool,
+    context: RecordContext | None = None,
 ) -> ChangeResult:
     now = utcnow()
     role = _role_of(user)
-    change = AssessmentItemChange(
-        item_id=item.id,
-        change_uuid=change_uuid,
-        value=value,
-        previous_value=item.value,
-        base_version=base_version,
-        author_id=user.id,
-        author_role=role,
-        device_time=device_time,
-        server_time=now,
-        via_sync=via_sync,
-    )
+    row: dict[str, Any] = {
+        "change_uuid": change_uuid,
+        "value": value,
+        "previous_value": item.value,
+        "base_version": base_version,
+        "author_id": user.id,
+        "author_role": role,
+        "device_time": device_time,
+        "server_time": now,
+        "via_sync": via_sync,
+    }
+    deferred = context if context is not None and context.deferred else None
     stale = base_version is not None and base_version < item.version
     if stale and value != item.value:
         if item.device_time is not None and device_time < item.device_time:
             # The value on the server was set later on its device: it stays; ours waits.
-            change.outcome = "superseded"
-            change.resulting_version = item.version
-            db.session.add(change)
-            db.session.flush()
+            row["outcome"] = "superseded"
+            row["resulting_version"] = item.version
+            change, change_id = _history(item, row, deferred, need_id=True)
             item.conflict = True
             item.conflict_value = value
-            item.conflict_change_id = change.id
-            return ChangeResult(item=item, change=change, outcome="superseded")
+            item.conflict_change_id = change_id
+            return ChangeResult(item=item, change=change, outcome="superseded", row=row)
         losing_change_id = _current_change_id(item)
         losing_value = item.value
         _set(item, user, role, value, device_time, now)
         item.conflict = True
         item.conflict_value = losing_value
         item.conflict_change_id = losing_change_id
-        change.outcome = "conflict"
-        change.resulting_version = item.version
-        db.session.add(change)
-        return ChangeResult(item=item, change=change, outcome="conflict")
+        row["outcome"] = "conflict"
+        row["resulting_version"] = item.version
+        change, _ = _history(item, row, deferred)
+        return ChangeResult(item=item, change=change, outcome="conflict", row=row)
     if value != item.value or item.version == 0:
         _set(item, user, role, value, device_time, now)
     if item.conflict and role == "teacher" and not stale:
         # The teacher rated again having seen the conflict: that settles it.
         item.conflict, item.conflict_value, item.conflict_change_id = False, None, None
-    change.outcome = "applied"
-    change.resulting_version = item.version
-    db.session.add(change)
-    return ChangeResult(item=item, change=change, outcome="applied")
+    row["outcome"] = "applied"
+    row["resulting_version"] = item.version
+    change, _ = _history(item, row, deferred)
+    return ChangeResult(item=item, change=change, outcome="applied", row=row)
+
+
+def _history(
+    item: AssessmentItem,
+    row: dict[str, Any],
+    deferred: RecordContext | None,
+    *,
+    need_id: bool = False,
+) -> tuple[AssessmentItemChange | None, int | None]:
+    """The history row of a change: an ORM object added to the session, or in a deferred
+    batch a row left for `write_deferred` (written at once when its id is needed)."""
+    if deferred is None:
+        change = AssessmentItemChange(item_id=item.id, **row)
+        db.session.add(change)
+        if need_id:
+            db.session.flush()
+        return change, change.id
+    if not need_id:
+        deferred.pending.append((item, row))
+        return None, None
+    # Superseded: the item names this row as its conflict, so it is written now (the item is
+    # not new: a new item has version 0, which no base version can be older than).
+    table = AssessmentItemChange.__table__
+    change_id = db.session.execute(
+        insert(table).returning(table.c.id), {**row, "item_id": item.id}
+    ).scalar_one()
+    return None, int(change_id)
+
+
+_ITEM_COLUMNS = (
+    "assessment_id", "item_key", "kind", "competency_id", "criterion_id", "value", "version",
+    "author_id", "author_role", "device_time", "server_time", "conflict", "conflict_value",
+    "conflict_change_id",
+)  # fmt: skip
+
+
+def write_deferred(context: RecordContext) -> None:
+    """Write what a deferred batch recorded: the changed items (the session's flush, one
+    UPDATE), the new items (one INSERT … RETURNING their ids, on SQLite as on PostgreSQL)
+    and the history rows (one INSERT). Raises IntegrityError when an item or a change uuid
+    was taken meanwhile: the caller rolls back its savepoint."""
+    db.session.flush()
+    if context.new_items:
+        table = AssessmentItem.__table__
+        created = db.session.execute(
+            insert(table).returning(table.c.id, table.c.assessment_id, table.c.item_key),
+            [{name: getattr(item, name) for name in _ITEM_COLUMNS} for item in context.new_items],
+        )
+        ids = {(assessment_id, key): item_id for item_id, assessment_id, key in created}
+        for item in context.new_items:
+            item.id = ids[(item.assessment_id, item.item_key)]
+    if context.pending:
+        db.session.execute(
+            insert(AssessmentItemChange.__table__),
+            [{**row, "item_id": item.id} for item, row in context.pending],
+        )
+    context.new_items, context.pending = [], []
 
 
 def _set(
@@ -1551,33 +1665,24 @@ def item_row(assessment: Assessment, item_key: str) -> ItemRow:
     view = _view(item_key, kind, rows[0] if rows else None, levels)
     row = ItemRow(key=item_key, kind=kind, code="", title="", refs=[], item=view, scale=scale)
     if kind in (ItemKind.CRITERION, ItemKind.COMPETENCY):
-        obj: Criterion | Competency | None = (
-            db.session.scalar(
-                select(Criterion).where(
-                    Criterion.id == ref_id, Criterion.framework_id == framework_id
-                )
-            )
-            if kind == ItemKind.CRITERION
-            else db.session.scalar(
-                select(Competency).where(
-                    Competency.id == ref_id, Competency.framework_id == framework_id
-                )
-            )
-        )
-        if obj is None:
+        assert ref_id is not None
+        reference = _reference(kind, ref_id)
+        if reference is None or reference.framework_id != framework_id:
             raise InvalidInput("Cet élément n'appartient pas au référentiel de ce bilan.")
-        row.code, row.title = obj.code, obj.title
+        row.code, row.title = reference.code, reference.title
         selections = portfolio_selections(portfolio.id)
         source = selections.criteria if kind == ItemKind.CRITERION else selections.competencies
-        row.refs = selections.refs(source.get(obj.id))
-        competency_id = obj.competency_id if isinstance(obj, Criterion) else obj.id
-        if isinstance(obj, Criterion):
-            _criteria_summary(row, assessment.id, competency_id, levels)
-        explicit = db.session.get(
-            AssessmentCompetencyMode,
-            {"assessment_id": assessment.id, "competency_id": competency_id},
-        )
-        row.mode = explicit.mode if explicit else selections.default_mode(competency_id)[0]
+        row.refs = selections.refs(source.get(ref_id))
+        competency_id = reference.competency_id
+        if kind == ItemKind.CRITERION:
+            explicit = _criteria_summary(row, assessment.id, competency_id, levels)
+        else:
+            found = db.session.get(
+                AssessmentCompetencyMode,
+                {"assessment_id": assessment.id, "competency_id": competency_id},
+            )
+            explicit = found.mode if found else None
+        row.mode = explicit if explicit is not None else selections.default_mode(competency_id)[0]
     elif kind == ItemKind.MEETING_DATE:
         row.meeting_default = portfolio.period.end_date
         row.meeting_value = _meeting_value(view, portfolio.period.end_date)
@@ -1586,25 +1691,41 @@ def item_row(assessment: Assessment, item_key: str) -> ItemRow:
 
 def _criteria_summary(
     row: ItemRow, assessment_id: int, competency_id: int, levels: dict[str, ScaleChoice]
-) -> None:
-    """The summary line of a criterion's competency (2 queries)."""
+) -> str | None:
+    """The summary line of a criterion's competency (its rated criteria, their median, its
+    number of criteria) and the competency's explicit mode, if any: 1 query, one row per
+    rated criterion (at least one row: the competency's)."""
     row.competency_id = competency_id
-    values = db.session.scalars(
-        select(AssessmentItem.value).where(
-            AssessmentItem.assessment_id == assessment_id,
-            AssessmentItem.competency_id == competency_id,
-            AssessmentItem.kind == ItemKind.CRITERION,
-            AssessmentItem.value.is_not(None),
-        )
-    ).all()
-    row.rated = len(values)
-    row.summary = median_level(levels.get(v) for v in values if v is not None)
-    row.total = int(
-        db.session.scalar(
-            select(func.count(Criterion.id)).where(Criterion.competency_id == competency_id)
-        )
-        or 0
+    total = (
+        select(func.count(Criterion.id))
+        .where(Criterion.competency_id == competency_id)
+        .scalar_subquery()
     )
+    mode = (
+        select(AssessmentCompetencyMode.mode)
+        .where(
+            AssessmentCompetencyMode.assessment_id == assessment_id,
+            AssessmentCompetencyMode.competency_id == competency_id,
+        )
+        .scalar_subquery()
+    )
+    found = db.session.execute(
+        select(total, mode, AssessmentItem.value)
+        .select_from(Competency)
+        .outerjoin(
+            AssessmentItem,
+            (AssessmentItem.competency_id == Competency.id)
+            & (AssessmentItem.assessment_id == assessment_id)
+            & (AssessmentItem.kind == ItemKind.CRITERION)
+            & AssessmentItem.value.is_not(None),
+        )
+        .where(Competency.id == competency_id)
+    ).all()
+    values = [value for _, _, value in found if value is not None]
+    row.rated = len(values)
+    row.summary = median_level(levels.get(v) for v in values)
+    row.total = int(found[0][0] or 0) if found else 0
+    return str(found[0][1]) if found and found[0][1] is not None else None
 
 
 def competency_row(assessment: Assessment, competency_id: int) -> CompetencyRow:
@@ -1665,13 +1786,28 @@ def value_text(kind: str, value: str | None, levels: dict[str, ScaleChoice]) -> 
     return value if len(value) <= 120 else value[:117] + "…"
 
 
+_PERIOD_FRAMEWORK = (
+    select(Level.framework_id)
+    .join(Period, Period.level_id == Level.id)
+    .where(Period.id == Portfolio.period_id)
+    .correlate(Portfolio)
+    .scalar_subquery()
+)
+
+
 def load_portfolio(portfolio_id: int) -> Portfolio | None:
-    """A portfolio with its period and assessment, for the routes' access checks."""
-    return db.session.scalar(
-        select(Portfolio)
+    """A portfolio with its period and assessment, for the routes' access checks; its
+    framework comes in the same statement (kept for `framework_id_of`)."""
+    row = db.session.execute(
+        select(Portfolio, _PERIOD_FRAMEWORK)
         .where(Portfolio.id == portfolio_id)
         .options(joinedload(Portfolio.period), joinedload(Portfolio.assessment))
-    )
+    ).first()
+    if row is None:
+        return None
+    portfolio, framework_id = row
+    _request_memo("frameworks")[portfolio.period_id] = framework_id
+    return portfolio
 
 
 def save_form(

@@ -177,10 +177,11 @@ def save_item(portfolio_id: int, item_key: str) -> Response:
         raise InvalidInput("La valeur envoyée n'est pas valide.")
     value = form.value.data if form.value.data not in (None, "") else None
     try:
+        user = current_user._get_current_object()  # the user, not the proxy
         result = _commit_with_retry(
             lambda: service.record_change(
                 assessment,
-                current_user,
+                user,
                 item_key,
                 value,
                 device_time=None,
