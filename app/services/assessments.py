@@ -1670,10 +1670,8 @@ def item_row(assessment: Assessment, item_key: str) -> ItemRow:
         if reference is None or reference.framework_id != framework_id:
             raise InvalidInput("Cet élément n'appartient pas au référentiel de ce bilan.")
         row.code, row.title = reference.code, reference.title
-        selections = portfolio_selections(portfolio.id)
-        source = selections.criteria if kind == ItemKind.CRITERION else selections.competencies
-        row.refs = selections.refs(source.get(ref_id))
         competency_id = reference.competency_id
+        row.refs, default_mode = _item_selections(portfolio.id, kind, ref_id, competency_id)
         if kind == ItemKind.CRITERION:
             explicit = _criteria_summary(row, assessment.id, competency_id, levels)
         else:
@@ -1682,11 +1680,60 @@ def item_row(assessment: Assessment, item_key: str) -> ItemRow:
                 {"assessment_id": assessment.id, "competency_id": competency_id},
             )
             explicit = found.mode if found else None
-        row.mode = explicit if explicit is not None else selections.default_mode(competency_id)[0]
+        row.mode = explicit if explicit is not None else default_mode
     elif kind == ItemKind.MEETING_DATE:
         row.meeting_default = portfolio.period.end_date
         row.meeting_value = _meeting_value(view, portfolio.period.end_date)
     return row
+
+
+def _item_selections(
+    portfolio_id: int, kind: str, ref_id: int, competency_id: int
+) -> tuple[list[int], str]:
+    """For one rated item: the reference numbers of the sheets that selected it and the
+    default mode its competency's sheets suggest, in 1 query (one row per sheet of the
+    portfolio) — the same numbers and mode as `portfolio_selections`, which reads every
+    selection of the portfolio in 4: a sheet is numbered when it carries any link (a task,
+    a competency or a criterion), in sheet order; a criterion counts the sheets that chose
+    it, a competency the sheets that chose it in either mode; the mode is "criteria" when a
+    sheet chose the competency's detailed criteria."""
+    sheet = ActivitySheet.id
+    linked = (
+        select(SheetTask.id).where(SheetTask.sheet_id == sheet).exists()
+        | select(SheetCompetency.id).where(SheetCompetency.sheet_id == sheet).exists()
+        | select(SheetCriterion.id).where(SheetCriterion.sheet_id == sheet).exists()
+    )
+    selects_item = (
+        select(SheetCriterion.id)
+        .where(SheetCriterion.sheet_id == sheet, SheetCriterion.criterion_id == ref_id)
+        .exists()
+        if kind == ItemKind.CRITERION
+        else select(SheetCompetency.id)
+        .where(SheetCompetency.sheet_id == sheet, SheetCompetency.competency_id == ref_id)
+        .exists()
+    )
+    by_criteria = (
+        select(SheetCompetency.id)
+        .where(
+            SheetCompetency.sheet_id == sheet,
+            SheetCompetency.competency_id == competency_id,
+            SheetCompetency.mode != "global",
+        )
+        .exists()
+    )
+    number, refs, mode = 0, [], "global"
+    for is_linked, is_selected, is_by_criteria in db.session.execute(
+        select(linked, selects_item, by_criteria)
+        .where(ActivitySheet.portfolio_id == portfolio_id)
+        .order_by(ActivitySheet.position, ActivitySheet.id)
+    ):
+        if is_linked:
+            number += 1
+            if is_selected:
+                refs.append(number)
+            if is_by_criteria:
+                mode = "criteria"
+    return refs, mode
 
 
 def _criteria_summary(
