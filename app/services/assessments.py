@@ -1653,15 +1653,20 @@ def _meeting_value(meeting: ItemView, default: date) -> date:
     return default
 
 
-def item_row(assessment: Assessment, item_key: str) -> ItemRow:
+def item_row(assessment: Assessment, item_key: str, saved: AssessmentItem | None = None) -> ItemRow:
     """One item and what its fragment shows, in a handful of queries (the small response
-    to a rating, and what live updates render). Raises InvalidInput for an unknown key."""
+    to a rating, and what live updates render). Raises InvalidInput for an unknown key.
+    `saved`: the item as the request has just written it (a rating save), shown without
+    reading it again unless it names a conflicting change (whose author and time are read)."""
     kind, ref_id = parse_key(item_key)
     portfolio = assessment.portfolio
     framework_id = framework_id_of(portfolio)
     scale = scale_of(framework_id)
     levels = {choice.code: choice for choice in scale}
-    rows = _load_items(assessment.id, [item_key])
+    if saved is not None and saved.item_key == item_key and saved.conflict_change_id is None:
+        rows: list[tuple[Any, ...]] = [(saved, None, None)]
+    else:
+        rows = _load_items(assessment.id, [item_key])
     view = _view(item_key, kind, rows[0] if rows else None, levels)
     row = ItemRow(key=item_key, kind=kind, code="", title="", refs=[], item=view, scale=scale)
     if kind in (ItemKind.CRITERION, ItemKind.COMPETENCY):

@@ -45,7 +45,7 @@ BUDGETS = {
     "sheet": 10,
     "framework_grid": 16,
     "assessment": 18,
-    "rating_save": 13,
+    "rating_save": 10,
     "dashboard": 20,
     "sync_batch": 12,  # a batch of 3 changes, first ratings: SQLite and PostgreSQL alike
 }
