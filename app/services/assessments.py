@@ -806,9 +806,10 @@ class RecordContext:
 def prepare_changes(user: User, changes: Iterable[tuple[int, str, str]]) -> RecordContext:
     """A context for recording many changes, given as (assessment id, item key, change uuid),
     read in a fixed number of queries whatever their number. It takes the locks
-    `record_change` takes, in the same order: a shared lock on each assessment `user` may
-    rate, then its items FOR UPDATE in id order, so two batches never wait on each other in
-    a cycle. `assessments` holds every assessment found (with portfolio and period); keys,
+    `record_change` takes, in the same order: a shared lock on each assessment named (in the
+    statement that reads them, before the access check: a shared lock blocks only a status
+    change, for the length of the request), then the items of those `user` may rate FOR
+    UPDATE in id order, so two batches never wait on each other in a cycle. `assessments` holds every assessment found (with portfolio and period); keys,
     values and uuids are left for `record_change` to check."""
     context = RecordContext()
     wanted = list(changes)
