@@ -43,7 +43,7 @@ from typing import Any, NamedTuple
 
 from flask import g
 from markupsafe import Markup, escape
-from sqlalchemy import bindparam, inspect, select, tuple_
+from sqlalchemy import bindparam, func, insert, inspect, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, joinedload, raiseload
 
@@ -115,6 +115,10 @@ class ChangeResult:
     change: AssessmentItemChange | None
     outcome: str
     duplicate: bool = False
+    # The history row's values (resulting_version, server_time…): what a receipt reports. In
+    # a deferred batch (RecordContext.deferred) `change` is None and only this row exists
+    # until `write_deferred` inserts it.
+    row: dict[str, Any] = field(default_factory=dict)
 
     @property
     def applied(self) -> bool:
@@ -525,6 +529,36 @@ def framework_id_of(portfolio: Portfolio) -> int:
     return int(framework_id)
 
 
+@dataclass(frozen=True)
+class _Reference:
+    """What a rated item's criterion or competency is: its framework, its competency (the
+    competency itself for a competency item), its code and title."""
+
+    framework_id: int
+    competency_id: int
+    code: str
+    title: str
+
+
+def _reference(kind: str, ref_id: int) -> _Reference | None:
+    """The criterion or competency an item key names (None: no such row), read once per
+    request: a rating save checks it, then its fragment shows its code and title."""
+    memo = _request_memo("references")
+    if (kind, ref_id) not in memo:
+        if kind == ItemKind.CRITERION:
+            query = select(
+                Criterion.framework_id, Criterion.competency_id, Criterion.code, Criterion.title
+            ).where(Criterion.id == ref_id)
+        else:
+            query = select(
+                Competency.framework_id, Competency.id, Competency.code, Competency.title
+            ).where(Competency.id == ref_id)
+        found = db.session.execute(query).first()
+        memo[(kind, ref_id)] = _Reference(*found) if found is not None else None
+    reference: _Reference | None = memo[(kind, ref_id)]
+    return reference
+
+
 def _role_of(user: User) -> str:
     return "teacher" if access.is_teacher(user) else "tutor"
 
@@ -676,10 +710,15 @@ class RecordContext:
     criteria: dict[int, tuple[int, int] | None] = field(default_factory=dict)  # (fw, competency)
     competencies: dict[int, int | None] = field(default_factory=dict)  # id → framework id
     scales: dict[int, list[str]] = field(default_factory=dict)  # framework id → level codes
+    # Assessments `prepare_changes` found `user` may rate: record_change skips its check.
+    rateable: set[int] = field(default_factory=set)
     # True while a sync batch applies its changes together (sync._apply_together): no
-    # savepoint or flush per change; the caller flushes once, and on any error rolls back and
-    # applies the changes one by one instead.
+    # savepoint, flush or ORM object per change; the new items and the history rows wait in
+    # `new_items` and `pending` until `write_deferred` writes them in one statement each, and
+    # on any error the caller rolls back and applies the changes one by one instead.
     deferred: bool = False
+    new_items: list[AssessmentItem] = field(default_factory=list)
+    pending: list[tuple[AssessmentItem, dict[str, Any]]] = field(default_factory=list)
 
     def framework_id(self, assessment: Assessment) -> int:
         if assessment.id not in self.frameworks:
@@ -692,6 +731,24 @@ class RecordContext:
             self.statuses[assessment.id] = _lock_status(assessment)
         return self.statuses[assessment.id]
 
+    def lock(self, assessment: Assessment, key: str) -> None:
+        """When neither is known yet (one save), the status and the item in one statement:
+        the item FOR UPDATE and the assessment FOR SHARE, the locks `status` and
+        `item_for_update` take. An item without a row yet leaves both to them."""
+        pair = (assessment.id, key)
+        if assessment.id in self.statuses or pair in self.items:
+            return
+        found = db.session.execute(
+            select(AssessmentItem, Assessment.status)
+            .join(Assessment, Assessment.id == AssessmentItem.assessment_id)
+            .where(AssessmentItem.assessment_id == assessment.id, AssessmentItem.item_key == key)
+            .with_for_update(of=AssessmentItem)
+            .suffix_with("FOR SHARE OF assessments", dialect="postgresql")
+            .execution_options(populate_existing=True)
+        ).first()
+        if found is not None:
+            self.items[pair], self.statuses[assessment.id] = found[0], str(found[1])
+
     def framework_of(self, kind: str, ref_id: int | None) -> int | None:
         """The framework of a criterion or a competency; None when there is no such row."""
         if ref_id is None:
@@ -700,19 +757,16 @@ class RecordContext:
             criterion = self._criterion(ref_id)
             return criterion[0] if criterion else None
         if ref_id not in self.competencies:
-            self.competencies[ref_id] = db.session.scalar(
-                select(Competency.framework_id).where(Competency.id == ref_id)
-            )
+            found = _reference(ItemKind.COMPETENCY, ref_id)
+            self.competencies[ref_id] = found.framework_id if found else None
         return self.competencies[ref_id]
 
     def _criterion(self, criterion_id: int) -> tuple[int, int] | None:
         if criterion_id not in self.criteria:
-            row = db.session.execute(
-                select(Criterion.framework_id, Criterion.competency_id).where(
-                    Criterion.id == criterion_id
-                )
-            ).first()
-            self.criteria[criterion_id] = (row[0], row[1]) if row else None
+            found = _reference(ItemKind.CRITERION, criterion_id)
+            self.criteria[criterion_id] = (
+                (found.framework_id, found.competency_id) if found else None
+            )
         return self.criteria[criterion_id]
 
     def scale_codes(self, framework_id: int) -> list[str]:
@@ -755,7 +809,10 @@ class RecordContext:
             version=0,
         )
         if self.deferred:
-            db.session.add(item)  # inserted by the batch's one flush
+            # Left out of the session: inserted with the batch's other new items, in one
+            # statement (write_deferred), which gives their ids back on SQLite too.
+            item.conflict = False
+            self.new_items.append(item)
             return item
         try:
             with db.session.begin_nested():
@@ -771,40 +828,43 @@ class RecordContext:
 def prepare_changes(user: User, changes: Iterable[tuple[int, str, str]]) -> RecordContext:
     """A context for recording many changes, given as (assessment id, item key, change uuid),
     read in a fixed number of queries whatever their number. It takes the locks
-    `record_change` takes, in the same order: a shared lock on each assessment `user` may
-    rate, then its items FOR UPDATE in id order, so two batches never wait on each other in
-    a cycle. `assessments` holds every assessment found (with portfolio and period); keys,
-    values and uuids are left for `record_change` to check."""
+    `record_change` takes, in the same order: a shared lock on each assessment named (in the
+    statement that reads them, before the access check: a shared lock blocks only a status
+    change, for the length of the request), then the items of those `user` may rate FOR
+    UPDATE in id order, so two batches never wait on each other in a cycle. `assessments`
+    holds every assessment found (with portfolio and period); keys, values and uuids are
+    left for `record_change` to check."""
     context = RecordContext()
     wanted = list(changes)
     ids = {assessment_id for assessment_id, _, _ in wanted}
     if not ids:
         return context
+    # One statement reads the assessments and takes their shared locks, in id order (the
+    # status is read as a column: fresh under the lock even when the session holds the row).
     rows = db.session.execute(
-        select(Assessment, Level.framework_id)
+        select(Assessment, Level.framework_id, Assessment.status)
         .join(Assessment.portfolio)
         .join(Portfolio.period)
         .join(Period.level)
         .where(Assessment.id.in_(sorted(ids)))
+        .order_by(Assessment.id)
         .options(contains_eager(Assessment.portfolio).contains_eager(Portfolio.period))
+        .with_for_update(read=True, of=Assessment)
     )
-    for assessment, framework_id in rows:
+    statuses: dict[int, str] = {}
+    for assessment, framework_id, status in rows:
         context.assessments[assessment.id] = assessment
         context.frameworks[assessment.id] = framework_id
+        statuses[assessment.id] = str(status)
     rateable = sorted(
         assessment.id
         for assessment in context.assessments.values()
         if access.can_rate_assessment(user, assessment, ignore_status=True)
     )
+    context.rateable = set(rateable)
     if not rateable:
         return context
-    statuses = db.session.execute(
-        select(Assessment.id, Assessment.status)
-        .where(Assessment.id.in_(rateable))
-        .order_by(Assessment.id)
-        .with_for_update(read=True)
-    )
-    context.statuses = {assessment_id: str(status) for assessment_id, status in statuses}
+    context.statuses = {assessment_id: statuses[assessment_id] for assessment_id in rateable}
     wanted = [row for row in wanted if row[0] in context.statuses]
     context.items = dict.fromkeys((assessment_id, key) for assessment_id, key, _ in wanted)
     items = db.session.scalars(
@@ -898,10 +958,12 @@ def record_change(
     scale, bad engagement/date, comment too long, malformed uuid or device time).
     Flushes; the caller commits, then publishes the event.
     """
-    if not access.can_rate_assessment(user, assessment, ignore_status=True):
+    context = context if context is not None else RecordContext()
+    if assessment.id not in context.rateable and not access.can_rate_assessment(
+        user, assessment, ignore_status=True
+    ):
         raise NotFound("Ce bilan n'existe pas ou n'est pas accessible.")
     kind, ref_id = parse_key(item_key)
-    context = context if context is not None else RecordContext()
     fresh = change_uuid is None  # a change made online: no device can have sent its uuid
     if change_uuid is None:
         change_uuid = str(uuid.uuid4())
@@ -919,19 +981,16 @@ def record_change(
     existing = context.existing_change(change_uuid)
     if existing is not None:
         return _duplicate(existing, assessment, item_key)
+    context.lock(assessment, item_key)
     if context.status(assessment) == AssessmentStatus.COMPLETED:
         raise AssessmentCompleted(
             "Ce bilan est complété : il ne peut plus être modifié (l'enseignant peut le rouvrir)."
         )
     if context.deferred:
         item = context.item_for_update(assessment, item_key, kind, ref_id)
-        result = _apply(item, user, value, device_time, change_uuid, base_version, via_sync)
-        # Pending until the batch's flush: linked to its item (a new one has no id yet) so
-        # that the flush fills item_id and the receipt reads the item.
-        if result.change is not None:
-            result.change.item = item
-        context.changes[change_uuid] = result.change
-        return result
+        # Its history row waits in context.pending (write_deferred); the batch's uuids are
+        # distinct and none was recorded, so context.changes needs no entry.
+        return _apply(item, user, value, device_time, change_uuid, base_version, via_sync, context)
     if fresh:
         # Its uuid was just drawn, so no concurrent request can record it: no savepoint to
         # catch a duplicate (two round trips fewer per rating save on PostgreSQL).
@@ -962,52 +1021,109 @@ def _apply(
     change_uuid: str,
     base_version: int | None,
     via_sync: bool,
+    context: RecordContext | None = None,
 ) -> ChangeResult:
     now = utcnow()
     role = _role_of(user)
-    change = AssessmentItemChange(
-        item_id=item.id,
-        change_uuid=change_uuid,
-        value=value,
-        previous_value=item.value,
-        base_version=base_version,
-        author_id=user.id,
-        author_role=role,
-        device_time=device_time,
-        server_time=now,
-        via_sync=via_sync,
-    )
+    row: dict[str, Any] = {
+        "change_uuid": change_uuid,
+        "value": value,
+        "previous_value": item.value,
+        "base_version": base_version,
+        "author_id": user.id,
+        "author_role": role,
+        "device_time": device_time,
+        "server_time": now,
+        "via_sync": via_sync,
+    }
+    deferred = context if context is not None and context.deferred else None
     stale = base_version is not None and base_version < item.version
     if stale and value != item.value:
         if item.device_time is not None and device_time < item.device_time:
             # The value on the server was set later on its device: it stays; ours waits.
-            change.outcome = "superseded"
-            change.resulting_version = item.version
-            db.session.add(change)
-            db.session.flush()
+            row["outcome"] = "superseded"
+            row["resulting_version"] = item.version
+            change, change_id = _history(item, row, deferred, need_id=True)
             item.conflict = True
             item.conflict_value = value
-            item.conflict_change_id = change.id
-            return ChangeResult(item=item, change=change, outcome="superseded")
+            item.conflict_change_id = change_id
+            return ChangeResult(item=item, change=change, outcome="superseded", row=row)
         losing_change_id = _current_change_id(item)
         losing_value = item.value
         _set(item, user, role, value, device_time, now)
         item.conflict = True
         item.conflict_value = losing_value
         item.conflict_change_id = losing_change_id
-        change.outcome = "conflict"
-        change.resulting_version = item.version
-        db.session.add(change)
-        return ChangeResult(item=item, change=change, outcome="conflict")
+        row["outcome"] = "conflict"
+        row["resulting_version"] = item.version
+        change, _ = _history(item, row, deferred)
+        return ChangeResult(item=item, change=change, outcome="conflict", row=row)
     if value != item.value or item.version == 0:
         _set(item, user, role, value, device_time, now)
     if item.conflict and role == "teacher" and not stale:
         # The teacher rated again having seen the conflict: that settles it.
         item.conflict, item.conflict_value, item.conflict_change_id = False, None, None
-    change.outcome = "applied"
-    change.resulting_version = item.version
-    db.session.add(change)
-    return ChangeResult(item=item, change=change, outcome="applied")
+    row["outcome"] = "applied"
+    row["resulting_version"] = item.version
+    change, _ = _history(item, row, deferred)
+    return ChangeResult(item=item, change=change, outcome="applied", row=row)
+
+
+def _history(
+    item: AssessmentItem,
+    row: dict[str, Any],
+    deferred: RecordContext | None,
+    *,
+    need_id: bool = False,
+) -> tuple[AssessmentItemChange | None, int | None]:
+    """The history row of a change: an ORM object added to the session, or in a deferred
+    batch a row left for `write_deferred` (written at once when its id is needed)."""
+    if deferred is None:
+        change = AssessmentItemChange(item_id=item.id, **row)
+        db.session.add(change)
+        if need_id:
+            db.session.flush()
+        return change, change.id
+    if not need_id:
+        deferred.pending.append((item, row))
+        return None, None
+    # Superseded: the item names this row as its conflict, so it is written now (the item is
+    # not new: a new item has version 0, which no base version can be older than).
+    table = AssessmentItemChange.__table__
+    change_id = db.session.execute(
+        insert(table).returning(table.c.id), {**row, "item_id": item.id}
+    ).scalar_one()
+    return None, int(change_id)
+
+
+_ITEM_COLUMNS = (
+    "assessment_id", "item_key", "kind", "competency_id", "criterion_id", "value", "version",
+    "author_id", "author_role", "device_time", "server_time", "conflict", "conflict_value",
+    "conflict_change_id",
+)  # fmt: skip
+
+
+def write_deferred(context: RecordContext) -> None:
+    """Write what a deferred batch recorded: the changed items (the session's flush, one
+    UPDATE), the new items (one INSERT … RETURNING their ids, on SQLite as on PostgreSQL)
+    and the history rows (one INSERT). Raises IntegrityError when an item or a change uuid
+    was taken meanwhile: the caller rolls back its savepoint."""
+    db.session.flush()
+    if context.new_items:
+        table = AssessmentItem.__table__
+        created = db.session.execute(
+            insert(table).returning(table.c.id, table.c.assessment_id, table.c.item_key),
+            [{name: getattr(item, name) for name in _ITEM_COLUMNS} for item in context.new_items],
+        )
+        ids = {(assessment_id, key): item_id for item_id, assessment_id, key in created}
+        for item in context.new_items:
+            item.id = ids[(item.assessment_id, item.item_key)]
+    if context.pending:
+        db.session.execute(
+            insert(AssessmentItemChange.__table__),
+            [{**row, "item_id": item.id} for item, row in context.pending],
+        )
+    context.new_items, context.pending = [], []
 
 
 def _set(
@@ -1768,91 +1884,144 @@ def _meeting_value(meeting: ItemView, default: date) -> date:
     return default
 
 
-_TOGGLED = _modes_t.c.assessment_id == bindparam("assessment_id")
-# One criterion (or competency) of the framework: code, title, its competency and the mode
-# toggled on the assessment for that competency (NULL: none).
-_CRITERION_ROW = (
-    select(_criteria_t.c.code, _criteria_t.c.title, _criteria_t.c.competency_id, _modes_t.c.mode)
-    .select_from(
-        _criteria_t.outerjoin(
-            _modes_t, (_modes_t.c.competency_id == _criteria_t.c.competency_id) & _TOGGLED
-        )
-    )
-    .where(
-        _criteria_t.c.id == bindparam("ref_id"),
-        _criteria_t.c.framework_id == bindparam("framework_id"),
-    )
-)
-_COMPETENCY_ROW = (
-    select(_competencies_t.c.code, _competencies_t.c.title, _competencies_t.c.id, _modes_t.c.mode)
-    .select_from(
-        _competencies_t.outerjoin(
-            _modes_t, (_modes_t.c.competency_id == _competencies_t.c.id) & _TOGGLED
-        )
-    )
-    .where(
-        _competencies_t.c.id == bindparam("ref_id"),
-        _competencies_t.c.framework_id == bindparam("framework_id"),
-    )
-)
-# The rating of each criterion of a competency (NULL: not rated): the summary line.
-_CRITERIA_VALUES = (
-    select(_items_t.c.value)
-    .select_from(
-        _criteria_t.outerjoin(
-            _items_t,
-            (_items_t.c.criterion_id == _criteria_t.c.id)
-            & (_items_t.c.assessment_id == bindparam("assessment_id"))
-            & (_items_t.c.kind == ItemKind.CRITERION),
-        )
-    )
-    .where(_criteria_t.c.competency_id == bindparam("competency_id"))
-)
+def _saved_row(saved: AssessmentItem) -> tuple[Any, ...]:
+    """An item just written by this request as the `_load_items` row it would read back
+    (no conflicting change: the caller checks). Its author is the signed-in user, already in
+    the session: no statement."""
+    author = saved.author
+    return (
+        saved.item_key, saved.value, saved.version, saved.author_id,
+        author.first_name if author else None, author.last_name if author else None,
+        saved.author_role, saved.device_time, saved.server_time, saved.conflict,
+        saved.conflict_value, None, None, None, None,
+    )  # fmt: skip
 
 
-def item_row(assessment: Assessment, item_key: str) -> ItemRow:
+def item_row(assessment: Assessment, item_key: str, saved: AssessmentItem | None = None) -> ItemRow:
     """One item and what its fragment shows, in a handful of queries (the small response
-    to a rating, and what live updates render). Raises InvalidInput for an unknown key."""
+    to a rating, and what live updates render). Raises InvalidInput for an unknown key.
+    `saved`: the item as the request has just written it (a rating save), shown without
+    reading it again unless it names a conflicting change (whose author and time are read)."""
     kind, ref_id = parse_key(item_key)
     portfolio = assessment.portfolio
     framework_id = framework_id_of(portfolio)
     scale = scale_of(framework_id)
     levels = {choice.code: choice for choice in scale}
-    rows = _load_items(assessment.id, item_key)
+    if saved is not None and saved.item_key == item_key and saved.conflict_change_id is None:
+        rows: list[tuple[Any, ...]] = [_saved_row(saved)]
+    else:
+        rows = _load_items(assessment.id, item_key)
     view = _view(item_key, kind, rows[0] if rows else None, levels, {})
     row = ItemRow(key=item_key, kind=kind, code="", title="", refs=[], item=view, scale=scale)
-    if kind in (ItemKind.CRITERION, ItemKind.COMPETENCY) and ref_id is not None:
-        found = db.session.execute(
-            _CRITERION_ROW if kind == ItemKind.CRITERION else _COMPETENCY_ROW,
-            {"ref_id": ref_id, "framework_id": framework_id, "assessment_id": assessment.id},
-        ).first()
-        if found is None:
+    if kind in (ItemKind.CRITERION, ItemKind.COMPETENCY):
+        assert ref_id is not None
+        reference = _reference(kind, ref_id)  # read once per request: the save checked it
+        if reference is None or reference.framework_id != framework_id:
             raise InvalidInput("Cet élément n'appartient pas au référentiel de ce bilan.")
-        row.code, row.title, competency_id, explicit = found
-        selections = portfolio_selections(portfolio.id)
-        source = selections.criteria if kind == ItemKind.CRITERION else selections.competencies
-        row.refs = selections.refs(source.get(ref_id))
+        row.code, row.title = reference.code, reference.title
+        competency_id = reference.competency_id
+        row.refs, default_mode = _item_selections(portfolio.id, kind, ref_id, competency_id)
         if kind == ItemKind.CRITERION:
-            _criteria_summary(row, assessment.id, competency_id, levels)
-        row.mode = explicit or selections.default_mode(competency_id)[0]
+            explicit = _criteria_summary(row, assessment.id, competency_id, levels)
+        else:
+            found = db.session.get(
+                AssessmentCompetencyMode,
+                {"assessment_id": assessment.id, "competency_id": competency_id},
+            )
+            explicit = found.mode if found else None
+        row.mode = explicit if explicit is not None else default_mode
     elif kind == ItemKind.MEETING_DATE:
         row.meeting_default = portfolio.period.end_date
         row.meeting_value = _meeting_value(view, portfolio.period.end_date)
     return row
 
 
+def _item_selections(
+    portfolio_id: int, kind: str, ref_id: int, competency_id: int
+) -> tuple[list[int], str]:
+    """For one rated item: the reference numbers of the sheets that selected it and the
+    default mode its competency's sheets suggest, in 1 query (one row per sheet of the
+    portfolio) — the same numbers and mode as `portfolio_selections`, which reads every
+    selection of the portfolio in 4: a sheet is numbered when it carries any link (a task,
+    a competency or a criterion), in sheet order; a criterion counts the sheets that chose
+    it, a competency the sheets that chose it in either mode; the mode is "criteria" when a
+    sheet chose the competency's detailed criteria."""
+    sheet = ActivitySheet.id
+    linked = (
+        select(SheetTask.id).where(SheetTask.sheet_id == sheet).exists()
+        | select(SheetCompetency.id).where(SheetCompetency.sheet_id == sheet).exists()
+        | select(SheetCriterion.id).where(SheetCriterion.sheet_id == sheet).exists()
+    )
+    selects_item = (
+        select(SheetCriterion.id)
+        .where(SheetCriterion.sheet_id == sheet, SheetCriterion.criterion_id == ref_id)
+        .exists()
+        if kind == ItemKind.CRITERION
+        else select(SheetCompetency.id)
+        .where(SheetCompetency.sheet_id == sheet, SheetCompetency.competency_id == ref_id)
+        .exists()
+    )
+    by_criteria = (
+        select(SheetCompetency.id)
+        .where(
+            SheetCompetency.sheet_id == sheet,
+            SheetCompetency.competency_id == competency_id,
+            SheetCompetency.mode != "global",
+        )
+        .exists()
+    )
+    number, refs, mode = 0, [], "global"
+    for is_linked, is_selected, is_by_criteria in db.session.execute(
+        select(linked, selects_item, by_criteria)
+        .where(ActivitySheet.portfolio_id == portfolio_id)
+        .order_by(ActivitySheet.position, ActivitySheet.id)
+    ):
+        if is_linked:
+            number += 1
+            if is_selected:
+                refs.append(number)
+            if is_by_criteria:
+                mode = "criteria"
+    return refs, mode
+
+
 def _criteria_summary(
     row: ItemRow, assessment_id: int, competency_id: int, levels: dict[str, ScaleChoice]
-) -> None:
-    """The summary line of a criterion's competency (1 query)."""
+) -> str | None:
+    """The summary line of a criterion's competency (its rated criteria, their median, its
+    number of criteria) and the competency's explicit mode, if any: 1 query, one row per
+    rated criterion (at least one row: the competency's)."""
     row.competency_id = competency_id
-    values = db.session.scalars(
-        _CRITERIA_VALUES, {"assessment_id": assessment_id, "competency_id": competency_id}
+    total = (
+        select(func.count(Criterion.id))
+        .where(Criterion.competency_id == competency_id)
+        .scalar_subquery()
+    )
+    mode = (
+        select(AssessmentCompetencyMode.mode)
+        .where(
+            AssessmentCompetencyMode.assessment_id == assessment_id,
+            AssessmentCompetencyMode.competency_id == competency_id,
+        )
+        .scalar_subquery()
+    )
+    found = db.session.execute(
+        select(total, mode, AssessmentItem.value)
+        .select_from(Competency)
+        .outerjoin(
+            AssessmentItem,
+            (AssessmentItem.competency_id == Competency.id)
+            & (AssessmentItem.assessment_id == assessment_id)
+            & (AssessmentItem.kind == ItemKind.CRITERION)
+            & AssessmentItem.value.is_not(None),
+        )
+        .where(Competency.id == competency_id)
     ).all()
-    row.total = len(values)
-    rated = [v for v in values if v is not None]
-    row.rated = len(rated)
-    row.summary = median_level(levels.get(v) for v in rated)
+    values = [value for _, _, value in found if value is not None]
+    row.rated = len(values)
+    row.summary = median_level(levels.get(v) for v in values)
+    row.total = int(found[0][0] or 0) if found else 0
+    return str(found[0][1]) if found and found[0][1] is not None else None
 
 
 def competency_row(assessment: Assessment, competency_id: int) -> CompetencyRow:
@@ -1913,16 +2082,29 @@ def value_text(kind: str, value: str | None, levels: dict[str, ScaleChoice]) -> 
     return value if len(value) <= 120 else value[:117] + "…"
 
 
+_PERIOD_FRAMEWORK = (
+    select(Level.framework_id)
+    .join(Period, Period.level_id == Level.id)
+    .where(Period.id == Portfolio.period_id)
+    .correlate(Portfolio)
+    .scalar_subquery()
+)
 _PORTFOLIO = (
-    select(Portfolio)
+    select(Portfolio, _PERIOD_FRAMEWORK)
     .where(Portfolio.id == bindparam("portfolio_id"))
     .options(joinedload(Portfolio.period), joinedload(Portfolio.assessment))
 )
 
 
 def load_portfolio(portfolio_id: int) -> Portfolio | None:
-    """A portfolio with its period and assessment, for the routes' access checks."""
-    return db.session.scalar(_PORTFOLIO, {"portfolio_id": portfolio_id})
+    """A portfolio with its period and assessment, for the routes' access checks; its
+    framework comes in the same statement (kept for `framework_id_of`)."""
+    row = db.session.execute(_PORTFOLIO, {"portfolio_id": portfolio_id}).first()
+    if row is None:
+        return None
+    portfolio, framework_id = row
+    _request_memo("frameworks")[portfolio.period_id] = framework_id
+    return portfolio
 
 
 def save_form(

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from app import access
@@ -48,6 +48,7 @@ from app.errors import AssessmentCompleted, DomainError, NotAllowed, NotFound
 from app.extensions import db
 from app.models import (
     Assessment,
+    AssessmentItem,
     AssessmentItemChange,
     SyncReceipt,
     User,
@@ -282,45 +283,52 @@ def _prepare(user: User, changes: list[Change]) -> _Batch:
 def _apply_together(
     user: User, parsed: list[Change | ChangeRefused], batch: _Batch, result: BatchResult
 ) -> bool:
-    """The usual batch (assessment-item changes only, all well-formed, none seen before)
-    applied in one savepoint with one flush: the ORM then writes the items, their history and
-    the receipts in a few multi-row statements instead of three statements and two savepoints
-    per change. Any refusal or conflict (a change the server refuses, a UUID taken meanwhile)
-    rolls the whole savepoint back and returns False: the caller then applies the changes one
-    by one, each in its own savepoint, which gives every change its own answer. Returns True
-    when the batch is applied and `result` filled."""
+    """The usual batch (assessment-item changes only, all well-formed, to distinct items,
+    none seen before) applied in one savepoint: its items, history rows and receipts are
+    written in a few multi-row statements (`assessments.write_deferred`, one INSERT of the
+    receipts), the same on SQLite and PostgreSQL, instead of three statements and two
+    savepoints per change. Any refusal or conflict (a change the server refuses, a UUID
+    taken meanwhile) rolls the whole savepoint back and returns False: the caller then
+    applies the changes one by one, each in its own savepoint, which gives every change its
+    own answer. Returns True when the batch is applied and `result` filled."""
     changes = [change for change in parsed if isinstance(change, Change)]
     if (
         len(changes) < 2
         or len(changes) != len(parsed)
         or any(change.type != "assessment_item" for change in changes)
         or len({change.uuid for change in changes}) != len(changes)
+        or len({(change.assessment_id, change.item_key) for change in changes}) != len(changes)
         or any(change.uuid in batch.receipts for change in changes)
     ):
         return False
     receipts: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
     events: Events = []
+    now = utcnow()
     savepoint = db.session.begin_nested()
     batch.context.deferred = True
     try:
         for change in changes:
             receipt, change_events = _apply_item(user, change, batch.context)
-            db.session.add(
-                SyncReceipt(
-                    change_uuid=change.uuid,
-                    user_id=user.id,
-                    payload_hash=change.payload_hash(user),
-                    receipt=receipt,
-                )
+            rows.append(
+                {
+                    "change_uuid": change.uuid,
+                    "user_id": user.id,
+                    "payload_hash": change.payload_hash(user),
+                    "receipt": receipt,
+                    "created_at": now,
+                }
             )
             receipts.append(receipt)
             events.extend(change_events)
-        db.session.flush()
+        assessments.write_deferred(batch.context)
+        db.session.execute(insert(SyncReceipt.__table__), rows)
     except (IntegrityError, DomainError):
         savepoint.rollback()
         return False
     finally:
         batch.context.deferred = False
+        batch.context.new_items, batch.context.pending = [], []
     savepoint.commit()
     result.receipts.extend(receipts)
     result.events.extend(events)
@@ -405,30 +413,45 @@ def _apply_item(
         )
     except AssessmentCompleted as completed:
         rejected = _record_rejected(assessment, user, change, context)
-        receipt = _item_receipt(change, assessment, rejected, "rejected")
+        receipt = _item_receipt(
+            change, assessment, rejected.item, "rejected",
+            rejected.resulting_version, rejected.server_time,
+        )  # fmt: skip
         receipt["message"] = completed.message
         return receipt, []
-    item_change = result.change
-    assert item_change is not None
-    outcome = item_change.outcome if result.duplicate else result.outcome
-    receipt = _item_receipt(change, assessment, item_change, outcome)
+    if result.duplicate:
+        assert result.change is not None
+        item_change = result.change
+        receipt = _item_receipt(
+            change, assessment, item_change.item, item_change.outcome,
+            item_change.resulting_version, item_change.server_time,
+        )  # fmt: skip
+    else:
+        receipt = _item_receipt(
+            change, assessment, result.item, result.outcome,
+            result.row["resulting_version"], result.row["server_time"],
+        )  # fmt: skip
     event = (f"assessment:{assessment.id}", "item_saved", {"item_key": key, "author_id": user.id})
     return receipt, [] if result.duplicate else [event]
 
 
 def _item_receipt(
-    change: Change, assessment: Assessment, item_change: AssessmentItemChange, outcome: str
+    change: Change,
+    assessment: Assessment,
+    item: AssessmentItem,
+    outcome: str,
+    version: int,
+    server_time: datetime,
 ) -> dict[str, Any]:
-    item = item_change.item
     return {
         "uuid": change.uuid,
         "type": "assessment_item",
         "assessment_id": assessment.id,
         "item_key": change.item_key,
         "outcome": outcome,
-        "version": item_change.resulting_version,
+        "version": version,
         "conflict": bool(item.conflict),
-        "server_time": item_change.server_time.isoformat(),
+        "server_time": server_time.isoformat(),
     }
 
 

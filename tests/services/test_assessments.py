@@ -337,6 +337,39 @@ def test_grid_marks_what_the_sheets_selected_with_reference_numbers(f: Any) -> N
     assert rows[c2.id].refs == [1, 3] and rows[c1.id].refs == [2]
 
 
+def test_an_item_fragment_shows_the_same_sheet_numbers_and_mode_as_the_selections(
+    f: Any,
+) -> None:
+    """item_row reads one item's sheet references and default mode in one query: they must
+    be those of portfolio_selections (the numbering of framework_links) for every item."""
+    w = f.world()
+    competencies = _competencies(f, w.level.framework_id)
+    c1, c2, c3 = competencies[:3]
+    first, second, third = w.portfolio.sheets[:3]
+    # The first sheet has only a task ticked (numbered, selects no competency); the second
+    # chooses C1's detailed criteria; the third C2 as a whole and C1's first criterion.
+    f.s.add(SheetTask(sheet_id=first.id, task_id=c3.tasks[0].id, ticked_by_learner=True))
+    _select(f, second, c1.tasks[0], c1, c1.criteria[:2])
+    _select(f, third, c2.tasks[0], c2, [])
+    f.s.add(
+        SheetCriterion(sheet_id=third.id, task_id=c1.tasks[0].id, criterion_id=c1.criteria[0].id)
+    )
+    f.s.flush()
+    selections = svc.portfolio_selections(w.portfolio.id)
+    seen = set()
+    for competency in competencies:
+        row = svc.item_row(w.assessment, f"competency:{competency.id}")
+        assert row.refs == selections.refs(selections.competencies.get(competency.id))
+        assert row.mode == selections.default_mode(competency.id)[0]
+        for criterion in competency.criteria:
+            row = svc.item_row(w.assessment, f"criterion:{criterion.id}")
+            assert row.refs == selections.refs(selections.criteria.get(criterion.id))
+            assert row.mode == selections.default_mode(competency.id)[0]
+            seen.add((tuple(row.refs), row.mode))
+    assert svc.item_row(w.assessment, f"criterion:{c1.criteria[0].id}").refs == [2, 3]
+    assert ((2, 3), "criteria") in seen and ((), "global") in seen
+
+
 def test_mode_toggle_overrides_the_sheets_and_keeps_ratings(f: Any) -> None:
     w = f.world()
     c1 = _competencies(f, w.level.framework_id)[0]

@@ -100,8 +100,15 @@ def _publish(assessment: Assessment, kind: str, **data: Any) -> None:
     events.publish(f"assessment:{assessment.id}", kind, **data)
 
 
-def _item_response(assessment: Assessment, key: str, status: int = 200, **extra: Any) -> Response:
-    """The item's fragment for htmx, the whole page otherwise."""
+def _item_response(
+    assessment: Assessment,
+    key: str,
+    status: int = 200,
+    written: AssessmentItem | None = None,
+    **extra: Any,
+) -> Response:
+    """The item's fragment for htmx, the whole page otherwise; `written`: the item just
+    saved, shown as it is in memory."""
     if not htmx.is_fragment_request():
         if status >= 400:
             return _page(
@@ -115,7 +122,7 @@ def _item_response(assessment: Assessment, key: str, status: int = 200, **extra:
             + "#"
             + service.dom_id(key)
         )
-    row = service.item_row(assessment, key)
+    row = service.item_row(assessment, key, written)
     return htmx.render(
         PAGE,
         "assessments/_item_fragment.html",
@@ -177,10 +184,11 @@ def save_item(portfolio_id: int, item_key: str) -> Response:
         raise InvalidInput("La valeur envoyée n'est pas valide.")
     value = form.value.data if form.value.data not in (None, "") else None
     try:
+        user = current_user._get_current_object()  # the user, not the proxy
         result = _commit_with_retry(
             lambda: service.record_change(
                 assessment,
-                current_user,
+                user,
                 item_key,
                 value,
                 device_time=None,
@@ -196,7 +204,7 @@ def save_item(portfolio_id: int, item_key: str) -> Response:
             )
         raise
     _publish(assessment, "item_saved", item_key=result.item.item_key, author_id=current_user.id)
-    return _item_response(assessment, item_key, saved=True)
+    return _item_response(assessment, item_key, written=result.item, saved=True)
 
 
 @bp.get("/portfolios/<int:portfolio_id>/bilan/items/<item_key>/historique")

@@ -56,7 +56,8 @@ def sync() -> Response:
         return _bad_request(
             f"Au plus {service.MAX_CHANGES} modifications par envoi.", "too_many_changes", 413
         )
-    result = service.apply_batch(current_user, changes)
+    # The user itself, not the proxy: the batch reads it for each of its changes.
+    result = service.apply_batch(current_user._get_current_object(), changes)
     db.session.commit()
     for topic, kind, data in result.events:
         events.publish(topic, kind, **data)
