@@ -486,10 +486,17 @@ def scale_of(framework_id: int) -> list[ScaleChoice]:
     return list(memo[framework_id])
 
 
+def safe_color(color: str | None) -> str:
+    """A level's colour as pages may use it: one that is not "#rgb"/"#rrggbb" shows grey
+    (it goes into a style attribute)."""
+    return color if color and _COLOR.match(color) else "#9aa0a6"
+
+
 def _choice(row: Any) -> ScaleChoice:
     """A level from its `_SCALE` row."""
-    color = row.color if _COLOR.match(row.color or "") else "#9aa0a6"
-    return ScaleChoice(position=row.position, code=row.code, label=row.label, color=color)
+    return ScaleChoice(
+        position=row.position, code=row.code, label=row.label, color=safe_color(row.color)
+    )
 
 
 def ink_for(color: str) -> str:

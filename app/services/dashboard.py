@@ -13,7 +13,6 @@ be several queries.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -55,7 +54,7 @@ from app.models import (
     SheetCriterion,
     SheetTask,
 )
-from app.services.assessments import ScaleChoice, SheetRef, median_level
+from app.services.assessments import ScaleChoice, SheetRef, median_level, safe_color
 
 SOURCES = {"all": "Toutes les sources", "company": "En entreprise", "school": "À l'école"}
 
@@ -375,17 +374,13 @@ class _Review:
     positions: dict[int, tuple[str | None, str]]  # competency id → (level code, note)
 
 
-# Same rule as `assessments.scale_of`: a colour that is not "#rgb"/"#rrggbb" shows grey.
-_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
-
-
 def _scale(rows: Sequence[Any]) -> tuple[str, list[ScaleChoice]]:
     scale = [
         ScaleChoice(
             position=position,
             code=code,
             label=label,
-            color=color if _COLOR.match(color or "") else "#9aa0a6",
+            color=safe_color(color),
         )
         for _, _, position, code, label, color in rows
         if code is not None
