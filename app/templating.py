@@ -19,6 +19,7 @@ def init_app(app: Flask) -> None:
     # Globals rather than a context processor: the same names in every template, without a
     # function call and a new dict on every render.
     app.jinja_env.globals["asset"] = _asset_url_of(app)
+    app.jinja_env.globals["fixed_url"] = _fixed_url_of(app)
     app.jinja_env.globals["app_name"] = "Passerelle"
     if "csrf_token" in app.jinja_env.globals:  # CSRFProtect's, when bound to this app
         app.jinja_env.globals["csrf_token"] = _csrf_token_of(app)
@@ -55,6 +56,25 @@ def _asset_url_of(app: Flask) -> Any:
         return url if url is not None else asset_url(path)
 
     return asset
+
+
+def _fixed_url_of(app: Flask) -> Any:
+    """`fixed_url(endpoint)` for templates: the URL of a route without arguments (the layout's
+    home, account and footer links), built once per mount point instead of by url_for on
+    every page."""
+    cache: dict[tuple[str, str], str] = {}
+
+    def fixed_url(endpoint: str) -> str:
+        try:
+            root = request.root_path
+        except RuntimeError:  # outside a request url_for builds an external URL: not cached
+            return url_for(endpoint)
+        url = cache.get((root, endpoint))
+        if url is None:
+            url = cache[(root, endpoint)] = url_for(endpoint)
+        return url
+
+    return fixed_url
 
 
 def _csrf_token_of(app: Flask) -> Any:
