@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
+from werkzeug.local import LocalProxy
 
 from app.errors import NotAllowed, NotFound
 from app.extensions import db
@@ -31,23 +32,36 @@ from app.models.school import ClassGroup, teacher_levels
 # --- roles -----------------------------------------------------------------------------------
 
 
+def _role(user: Any) -> str | None:
+    """The role of a signed-in user, None when signed out. Routes pass `current_user`, a proxy
+    that resolves the user again on every attribute read (~12 calls): resolved once here."""
+    if type(user) is LocalProxy:
+        user = user._get_current_object()
+    if not getattr(user, "is_authenticated", False):
+        return None
+    role: str = user.role
+    return role
+
+
 def is_admin(user: Any) -> bool:
-    return bool(getattr(user, "is_authenticated", False)) and user.role == Role.ADMIN
+    return _role(user) == Role.ADMIN
 
 
 def is_teacher(user: Any) -> bool:
-    return bool(getattr(user, "is_authenticated", False)) and user.role == Role.TEACHER
+    return _role(user) == Role.TEACHER
 
 
 def is_learner(user: Any) -> bool:
-    return bool(getattr(user, "is_authenticated", False)) and user.role == Role.LEARNER
+    return _role(user) == Role.LEARNER
 
 
 def is_tutor(user: Any) -> bool:
-    return bool(getattr(user, "is_authenticated", False)) and user.role == Role.TUTOR
+    return _role(user) == Role.TUTOR
 
 
 def is_master(user: Any) -> bool:
+    if type(user) is LocalProxy:
+        user = user._get_current_object()
     return is_tutor(user) and isinstance(user, Tutor) and user.is_master
 
 
@@ -62,17 +76,29 @@ def ensure(allowed: bool, *, hide: bool = True) -> None:
 # --- teacher levels (cached per request) ------------------------------------------------------
 
 
+_LEVELS_OF_TEACHER = select(teacher_levels.c.level_id).where(
+    teacher_levels.c.teacher_id == bindparam("teacher_id")
+)
+
+
 def teacher_level_ids(user: User) -> frozenset[int]:
-    """Ids of the levels a teacher teaches; one query per request."""
+    """Ids of the levels a teacher teaches; at most one query per request (none when the
+    user loader brought them with the signed-in teacher: `remember_teacher_levels`)."""
+    if type(user) is LocalProxy:
+        user = user._get_current_object()
     if not is_teacher(user):
         return frozenset()
     cache: dict[int, frozenset[int]] = g.setdefault("_teacher_levels", {})
-    if user.id not in cache:
-        rows = db.session.execute(
-            select(teacher_levels.c.level_id).where(teacher_levels.c.teacher_id == user.id)
-        )
-        cache[user.id] = frozenset(row[0] for row in rows)
-    return cache[user.id]
+    levels = cache.get(user.id)
+    if levels is None:
+        rows = db.session.execute(_LEVELS_OF_TEACHER, {"teacher_id": user.id})
+        levels = cache[user.id] = frozenset(row[0] for row in rows)
+    return levels
+
+
+def remember_teacher_levels(user_id: int, level_ids: frozenset[int]) -> None:
+    """Seed this request's cache with levels loaded along with the user."""
+    g.setdefault("_teacher_levels", {})[user_id] = level_ids
 
 
 def can_view_level(user: User, level: Level | int) -> bool:

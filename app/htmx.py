@@ -24,7 +24,10 @@ def render(page: str, fragment: str, status: int = 200, **context: Any) -> Respo
     """Render the partial for an htmx request, the full page (which includes it) otherwise."""
     template = fragment if is_fragment_request() else page
     response = make_response(render_template(template, **context), status)
-    response.vary.add("HX-Request")
+    if "Vary" in response.headers:
+        response.vary.add("HX-Request")
+    else:  # a new response: no need to parse a Vary header
+        response.headers.add("Vary", "HX-Request")
     return response
 
 
