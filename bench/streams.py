@@ -201,6 +201,21 @@ class Stream:
     closed: bool = False
 
 
+def assessment_listeners(
+    found: list[Target], teacher_cookie: str, tutors: dict[str, HttpSession]
+) -> list[tuple[str, str, int | None]]:
+    """The streams listening to each target assessment: LISTENERS tabs per role, each with its
+    signed-in cookie, stream path and assessment id (what `deliveries` matches saves on)."""
+    wanted: list[tuple[str, str, int | None]] = []
+    for target in found:
+        for role, tabs in LISTENERS:
+            cookie = teacher_cookie if role == "teacher" else tutors[target.tutor_email].cookie
+            wanted += [
+                (cookie, f"/events/bilans/{target.assessment_id}", target.assessment_id)
+            ] * tabs
+    return wanted
+
+
 def open_streams(port: int, wanted: list[tuple[str, str, int | None]]) -> list[Stream]:
     """Opens (cookie, path, assessment) streams in batches; each must answer 200 and its
     first comment before the next batch."""
@@ -530,12 +545,7 @@ def beside_mix(
         )
         time.sleep(1)
         rss_before = proc_status(worker, "VmRSS")
-        wanted: list[tuple[str, str, int | None]] = []
-        for target in found:
-            for role, tabs in LISTENERS:
-                cookie = teacher.cookie if role == "teacher" else tutors[target.tutor_email].cookie
-                path = f"/events/bilans/{target.assessment_id}"
-                wanted += [(cookie, path, target.assessment_id)] * tabs
+        wanted = assessment_listeners(found, teacher.cookie, tutors)
         on_assessments = len(wanted)
         period = f"/events/periodes/{scenario.period_id}"
         wanted += [(teacher.cookie, period, None)] * (streams - on_assessments)
@@ -745,13 +755,7 @@ def run(args: argparse.Namespace, redis_url: str) -> dict[str, Any]:
         )
         time.sleep(1)
         rss_before = proc_status(worker, "VmRSS")
-        wanted: list[tuple[str, str, int | None]] = []
-        for target in found:
-            for role, tabs in LISTENERS:
-                cookie = teacher.cookie if role == "teacher" else tutors[target.tutor_email].cookie
-                wanted += [
-                    (cookie, f"/events/bilans/{target.assessment_id}", target.assessment_id)
-                ] * tabs
+        wanted = assessment_listeners(found, teacher.cookie, tutors)
         period_views = args.streams - len(wanted)
         wanted += [(teacher.cookie, f"/events/periodes/{scenario.period_id}", None)] * period_views
         print(f"• opening {len(wanted)} streams …", flush=True)
